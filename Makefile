@@ -1,0 +1,44 @@
+# Two commands are the contract (README.md): `make reproduce` and `make test`.
+# Each creates .venv and installs the pinned lock on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# torch is pinned and installed first, on its own: the lab machines hold a CPU wheel of 2.13.0 on
+# disk that `pip install torch==2.13.0` takes, whereas an unpinned torch (asked for by any other
+# package) makes pip download a CUDA build of several GB. GPU users: see README.md.
+TORCH := torch==2.13.0
+
+.PHONY: reproduce test lint lock clean
+
+$(STAMP): pyproject.toml requirements/lock.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -r requirements/lock.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+reproduce: $(STAMP)
+	$(BIN)/asrlab reproduce
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# Re-pin every dependency from pyproject.toml in a scratch venv (needs the package registry).
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet $(TORCH)
+	.lock-venv/bin/pip install --quiet -e '.[dev]'
+	echo '# Pinned by `make lock` from pyproject.toml (all extras); torch is the CPU wheel.' \
+		> requirements/lock.txt
+	.lock-venv/bin/pip freeze --exclude-editable | sed -e 's/^torch==\([0-9.]*\)+.*/torch==\1/' \
+		| grep -v '^asrlab' >> requirements/lock.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,66 @@
+"""asrlab: rebuild a faster-whisper ASR service from real parts and measure why it misbehaves.
+
+Importing the package is cheap: faster-whisper, CTranslate2 and pandas load on first use of a name
+that needs them, so ``import asrlab`` in a notebook or a worker costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from asrlab.errors import (
+    AsrlabError,
+    AudioError,
+    ConfigError,
+    ModelIntegrityError,
+    ModelNotFound,
+)
+
+__version__ = "0.1.0"
+
+# name -> module that defines it; loaded on first access.
+_LAZY = {
+    "DecodeConfig": "asrlab.decoding",
+    "TracedModel": "asrlab.decoding",
+    "load_model": "asrlab.decoding",
+    "preset": "asrlab.decoding",
+    "DecodeTrace": "asrlab.trace",
+    "resolve": "asrlab.models",
+    "decode": "asrlab.audio",
+    "corpus": "asrlab.corpus",
+}
+
+__all__ = [
+    "AsrlabError",
+    "AudioError",
+    "ConfigError",
+    "DecodeConfig",
+    "DecodeTrace",
+    "ModelIntegrityError",
+    "ModelNotFound",
+    "TracedModel",
+    "__version__",
+    "corpus",
+    "decode",
+    "load_model",
+    "preset",
+    "resolve",
+]
+
+if TYPE_CHECKING:
+    from asrlab import corpus
+    from asrlab.audio import decode
+    from asrlab.decoding import DecodeConfig, TracedModel, load_model, preset
+    from asrlab.models import resolve
+    from asrlab.trace import DecodeTrace
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'asrlab' has no attribute {name!r}")
+    mod = importlib.import_module(module)
+    value = mod if module.endswith(f".{name}") else getattr(mod, name)
+    globals()[name] = value
+    return value

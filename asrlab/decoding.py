@@ -1,0 +1,497 @@
+"""Decoding options as data, and a faster-whisper model that traces where its time goes.
+
+`DecodeConfig` holds the transcribe options the lab varies; `TracedModel` is a `WhisperModel`
+whose CTranslate2 calls (encode, detect_language, generate) and feature extraction are timed and
+attributed to stages, 30 s windows and temperature-fallback attempts (see `asrlab.trace`).
+Nothing in faster-whisper's decoding logic is copied or changed: the model is a subclass that
+wraps the calls it already makes, so what is measured is what production runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import ctranslate2
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.transcribe import Segment, TranscriptionInfo, get_compression_ratio
+
+from asrlab import models
+from asrlab.audio import SAMPLE_RATE_HZ, decode
+from asrlab.errors import ConfigError
+from asrlab.trace import (
+    ACCEPTED,
+    ALL_FAILED,
+    NO_SPEECH,
+    RETRY,
+    Attempt,
+    DecodeTrace,
+    SegmentRecord,
+    Window,
+)
+
+# faster-whisper 1.2.1's default fallback ladder.
+DEFAULT_TEMPERATURES: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "float16", "float32", "bfloat16")
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """The transcribe options the lab varies, at faster-whisper 1.2.1's defaults.
+
+    Field names match ``WhisperModel.transcribe`` keywords, so a row of results can be replayed
+    with ``model.transcribe(audio, **cfg.transcribe_kwargs())``. ``compute_type`` and
+    ``cpu_threads`` apply when the model is loaded (``cpu_threads=0``: one thread per available
+    core); ``seed`` seeds CTranslate2's sampler before each transcription, because fallback
+    attempts at temperature > 0 sample and unseeded runs differ by tens of seconds (INCIDENT.md).
+    """
+
+    beam_size: int = 5
+    best_of: int = 5
+    patience: float = 1.0
+    temperature: tuple[float, ...] = DEFAULT_TEMPERATURES
+    compression_ratio_threshold: float | None = 2.4
+    log_prob_threshold: float | None = -1.0
+    no_speech_threshold: float | None = 0.6
+    condition_on_previous_text: bool = True
+    language: str | None = None
+    vad_filter: bool = False
+    max_new_tokens: int | None = None
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    without_timestamps: bool = False
+    compute_type: str = "auto"
+    cpu_threads: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        # Lists from YAML or JSON become tuples so the config stays hashable and frozen.
+        object.__setattr__(self, "temperature", tuple(float(t) for t in self.temperature))
+        checks: list[tuple[str, bool, str]] = [
+            ("beam_size", self.beam_size >= 1, "must be >= 1"),
+            ("best_of", self.best_of >= 1, "must be >= 1"),
+            ("patience", self.patience > 0, "must be > 0"),
+            ("temperature", len(self.temperature) > 0, "needs at least one temperature"),
+            (
+                "temperature",
+                all(0.0 <= t <= 2.0 for t in self.temperature),
+                "each temperature must lie in [0, 2]",
+            ),
+            (
+                "max_new_tokens",
+                self.max_new_tokens is None or 1 <= self.max_new_tokens <= 440,
+                "must be None or 1..440 (the prompt shares Whisper's 448-token context)",
+            ),
+            ("repetition_penalty", self.repetition_penalty > 0, "must be > 0"),
+            ("no_repeat_ngram_size", self.no_repeat_ngram_size >= 0, "must be >= 0"),
+            ("compute_type", self.compute_type in COMPUTE_TYPES, f"must be one of {COMPUTE_TYPES}"),
+            ("cpu_threads", self.cpu_threads >= 0, "must be >= 0 (0: one per core)"),
+        ]
+        for name, ok, why in checks:
+            if not ok:
+                raise ConfigError(name, getattr(self, name), why)
+        if self.language is not None:
+            from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+            if self.language not in _LANGUAGE_CODES:
+                raise ConfigError("language", self.language, "not a Whisper language code")
+
+    def transcribe_kwargs(self) -> dict[str, Any]:
+        """Keywords for ``WhisperModel.transcribe``."""
+        kwargs = asdict(self)
+        for key in ("compute_type", "cpu_threads", "seed"):
+            del kwargs[key]
+        kwargs["temperature"] = list(self.temperature)
+        return kwargs
+
+    def config_hash(self) -> str:
+        """Short, stable hash of every field: the key results are grouped and cached by."""
+        blob = json.dumps(asdict(self), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+PRESETS: dict[str, DecodeConfig] = {
+    # faster-whisper 1.2.1 out of the box.
+    "faster_whisper_default": DecodeConfig(),
+    # Production at the time of the incident: beam_size=10, everything else at the defaults.
+    "incident": DecodeConfig(beam_size=10),
+}
+
+
+def preset(name: str, **overrides: Any) -> DecodeConfig:
+    """A named preset, with any field overridden (``preset("incident", beam_size=5)``)."""
+    if name not in PRESETS:
+        raise ConfigError("preset", name, f"no such preset; available: {', '.join(PRESETS)}")
+    return replace(PRESETS[name], **overrides)
+
+
+def default_threads() -> int:
+    """Cores this process may run on (the cgroup or affinity mask, not the host's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class _Timed:
+    """Transparent proxy that times chosen methods of an object it wraps.
+
+    CTranslate2's model is a native object whose methods cannot be patched, so the traced model
+    swaps in this proxy; every other attribute is forwarded untouched.
+    """
+
+    def __init__(self, inner: Any, owner: TracedModel) -> None:
+        self._inner = inner
+        self._owner = owner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _TimedWhisper(_Timed):
+    def encode(self, features: Any, to_cpu: bool = False) -> Any:
+        t0 = time.perf_counter()
+        out = self._inner.encode(features, to_cpu=to_cpu)
+        self._owner._on_encode(time.perf_counter() - t0)
+        return out
+
+    def detect_language(self, encoder_output: Any) -> Any:
+        t0 = time.perf_counter()
+        out = self._inner.detect_language(encoder_output)
+        self._owner._on_detect(time.perf_counter() - t0)
+        return out
+
+    def generate(self, encoder_output: Any, prompts: list[list[int]], **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        out = self._inner.generate(encoder_output, prompts, **kwargs)
+        self._owner._on_generate(time.perf_counter() - t0, len(prompts[0]), kwargs, out[0])
+        return out
+
+
+class _TimedFeatures(_Timed):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        out = self._inner(*args, **kwargs)
+        self._owner._on_features(time.perf_counter() - t0)
+        return out
+
+
+@dataclass
+class _RawAttempt:
+    seconds: float
+    prompt_len: int
+    kwargs: dict[str, Any]
+    result: Any
+
+
+@dataclass
+class _Recorder:
+    """Per-transcription recording state: the trace plus where in the decode loop we are."""
+
+    trace: DecodeTrace
+    in_language_detection: bool = False
+    pending_encode_s: float = 0.0
+    pending_detect_s: float = 0.0
+    raw: list[_RawAttempt] = field(default_factory=list)
+
+
+class TracedModel(WhisperModel):
+    """`WhisperModel` that records a `DecodeTrace` for every transcription.
+
+    Use it as a drop-in (``segments, info = model.transcribe(...)``; the trace of the latest call is
+    ``model.last_trace`` and fills in as ``segments`` is iterated) or call `run` with a
+    `DecodeConfig` to get a finished trace. One transcription is recorded at a time per model; do
+    not share a TracedModel between threads.
+    """
+
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        name: str = "",
+        device: str = "cpu",
+        compute_type: str = "int8",
+        cpu_threads: int = 0,
+        num_workers: int = 1,
+    ) -> None:
+        if not os.path.isdir(model_path):
+            raise ConfigError("model_path", model_path, "TracedModel needs a model folder")
+        super().__init__(
+            model_path,
+            device=device,
+            compute_type=compute_type,
+            cpu_threads=cpu_threads,
+            num_workers=num_workers,
+        )
+        self.name = name or model_path
+        self.model_path = model_path
+        self._ct2_kwargs: dict[str, Any] = dict(
+            device=device,
+            compute_type=compute_type,
+            intra_threads=cpu_threads,
+            inter_threads=num_workers,
+        )
+        self.model = _TimedWhisper(self.model, self)
+        self.feature_extractor = _TimedFeatures(self.feature_extractor, self)
+        self._rec: _Recorder | None = None
+        self._sampled = False
+        self.last_trace: DecodeTrace | None = None
+
+    def reseed(self, seed: int) -> None:
+        """Make the next sampling attempts depend on ``seed`` alone.
+
+        CTranslate2 seeds each worker thread's generator once, at that thread's first draw
+        (``static thread_local std::mt19937`` in its random.cc), so a later
+        ``set_random_seed`` does not affect a model that has already sampled: such a model is
+        rebuilt (0.3 s for base on CPU) so that repeated runs with one seed really repeat.
+        """
+        ctranslate2.set_random_seed(seed)
+        if self._sampled:
+            inner = ctranslate2.models.Whisper(self.model_path, **self._ct2_kwargs)
+            self.model = _TimedWhisper(inner, self)
+            self._sampled = False
+
+    # --- callbacks from the proxies -------------------------------------------------------
+    def _on_features(self, seconds: float) -> None:
+        if self._rec is not None:
+            self._rec.trace.feature_s += seconds
+
+    def _on_encode(self, seconds: float) -> None:
+        rec = self._rec
+        if rec is None:
+            return
+        if rec.in_language_detection:
+            rec.trace.language_encode_s += seconds
+        else:
+            rec.pending_encode_s += seconds
+
+    def _on_detect(self, seconds: float) -> None:
+        rec = self._rec
+        if rec is None:
+            return
+        if rec.in_language_detection:
+            rec.trace.language_detect_s += seconds
+        else:
+            rec.pending_detect_s += seconds
+
+    def _on_generate(self, seconds: float, prompt_len: int, kwargs: dict[str, Any], result: Any):
+        if kwargs.get("sampling_temperature", 0.0) > 0:
+            self._sampled = True
+        if self._rec is not None:
+            self._rec.raw.append(_RawAttempt(seconds, prompt_len, kwargs, result))
+
+    # --- the overridden steps of faster-whisper -------------------------------------------
+    def detect_language(self, *args: Any, **kwargs: Any) -> Any:
+        rec = self._rec
+        if rec is None:
+            return super().detect_language(*args, **kwargs)
+        rec.in_language_detection = True
+        try:
+            language, probability, all_probs = super().detect_language(*args, **kwargs)
+        finally:
+            rec.in_language_detection = False
+        rec.trace.language_detected = True
+        rec.trace.language, rec.trace.language_probability = language, float(probability)
+        return language, probability, all_probs
+
+    def generate_with_fallback(self, encoder_output, prompt, tokenizer, options):  # type: ignore[no-untyped-def]
+        rec = self._rec
+        if rec is None:
+            return super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
+        window = Window(
+            index=len(rec.trace.windows),
+            encode_s=rec.pending_encode_s,
+            detect_s=rec.pending_detect_s,
+        )
+        rec.trace.windows.append(window)
+        rec.pending_encode_s = rec.pending_detect_s = 0.0
+        rec.raw = []
+        decoded = super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
+        window.attempts = _judge_attempts(
+            window.index, rec.raw, tokenizer, options, self.max_length
+        )
+        rec.raw = []
+        result, avg_logprob = decoded[0], decoded[1]
+        # The same test generate_segments applies right after this call.
+        skipped = (
+            options.no_speech_threshold is not None
+            and result.no_speech_prob > options.no_speech_threshold
+            and not (
+                options.log_prob_threshold is not None and avg_logprob > options.log_prob_threshold
+            )
+        )
+        window.outcome = "no_speech" if skipped else "segments"
+        return decoded
+
+    def transcribe(  # type: ignore[override]
+        self, audio: Any, *args: Any, **kwargs: Any
+    ) -> tuple[Iterable[Segment], TranscriptionInfo]:
+        """``WhisperModel.transcribe`` with tracing; see `last_trace`."""
+        cfg = {"args": list(args)} | kwargs if args else dict(kwargs)
+        trace = DecodeTrace(model=self.name, audio_s=0.0, config=_jsonable(cfg))
+        rec = _Recorder(trace)
+        self._rec, self.last_trace = rec, trace
+        t0 = time.perf_counter()
+        try:
+            if not isinstance(audio, np.ndarray):
+                audio = decode(audio)
+                trace.audio_decode_s = time.perf_counter() - t0
+            trace.audio_s = len(audio) / SAMPLE_RATE_HZ
+            segments, info = super().transcribe(audio, *args, **kwargs)
+        finally:
+            trace.transcribe_s = time.perf_counter() - t0
+            self._rec = None
+        if not trace.language_detected:
+            trace.language, trace.language_probability = info.language, info.language_probability
+        return self._iterate(segments, rec), info
+
+    def _iterate(self, segments: Iterable[Segment], rec: _Recorder) -> Iterator[Segment]:
+        """Yield the segments, counting only the time spent inside faster-whisper's generator."""
+        trace = rec.trace
+        it = iter(segments)
+        while True:
+            self._rec = rec  # another transcription may have run between two segments
+            t0 = time.perf_counter()
+            try:
+                seg = next(it)
+            except StopIteration:
+                trace.iterate_s += time.perf_counter() - t0
+                trace.finished = True
+                return
+            finally:
+                self._rec = None
+            trace.iterate_s += time.perf_counter() - t0
+            window = trace.windows[-1]
+            window.n_segments += 1
+            if window.start_s is None:
+                window.start_s = seg.seek * self.feature_extractor.time_per_frame
+            trace.segments.append(
+                SegmentRecord(
+                    window=window.index,
+                    start_s=seg.start,
+                    end_s=seg.end,
+                    text=seg.text,
+                    temperature=seg.temperature,
+                    avg_logprob=seg.avg_logprob,
+                    compression_ratio=seg.compression_ratio,
+                    no_speech_prob=seg.no_speech_prob,
+                )
+            )
+            yield seg
+
+    def run(self, audio: Any, config: DecodeConfig) -> DecodeTrace:
+        """Seed the sampler, transcribe ``audio`` with ``config``, iterate to the end.
+
+        Returns the finished trace (its ``segments`` hold the transcript).
+        """
+        self.reseed(config.seed)
+        segments, _ = self.transcribe(audio, **config.transcribe_kwargs())
+        for _ in segments:
+            pass
+        assert self.last_trace is not None
+        self.last_trace.config = asdict(config) | {"config_hash": config.config_hash()}
+        return self.last_trace
+
+
+def _judge_attempts(
+    window: int, raw: list[_RawAttempt], tokenizer: Any, options: Any, model_max_length: int
+) -> list[Attempt]:
+    """Label each attempt with the checks it failed and what that meant for the loop.
+
+    The rules are faster-whisper 1.2.1's ``generate_with_fallback``, applied to the same numbers
+    it computed (same formulas), so the verdicts agree with what the loop did.
+    """
+    attempts: list[Attempt] = []
+    for i, r in enumerate(raw):
+        temperature = float(r.kwargs.get("sampling_temperature", 0.0))
+        tokens = r.result.sequences_ids[0]
+        seq_len = len(tokens)
+        avg_logprob = r.result.scores[0] * (seq_len**options.length_penalty) / (seq_len + 1)
+        text = tokenizer.decode(tokens).strip()
+        compression_ratio = get_compression_ratio(text)
+        no_speech_prob = float(r.result.no_speech_prob)
+        failed: list[str] = []
+        cr_t, lp_t, ns_t = (
+            options.compression_ratio_threshold,
+            options.log_prob_threshold,
+            options.no_speech_threshold,
+        )
+        if cr_t is not None and compression_ratio > cr_t:
+            failed.append(f"compression_ratio {compression_ratio:.2f} > {cr_t}")
+        if lp_t is not None and avg_logprob < lp_t:
+            failed.append(f"avg_logprob {avg_logprob:.2f} < {lp_t}")
+        silence = (
+            ns_t is not None and no_speech_prob > ns_t and lp_t is not None and avg_logprob < lp_t
+        )
+        if not failed:
+            verdict = ACCEPTED
+        elif silence:
+            verdict = NO_SPEECH
+        elif i == len(raw) - 1:
+            verdict = ALL_FAILED
+        else:
+            verdict = RETRY
+        sampling = temperature > 0
+        max_length = int(r.kwargs.get("max_length", model_max_length))
+        # Measured with CTranslate2 4.8: Whisper generation stops at max_length // 2 new tokens
+        # (224 by default, like openai/whisper's sample_len), not at max_length - prompt.
+        limit = min(max_length // 2, max_length - r.prompt_len)
+        attempts.append(
+            Attempt(
+                window=window,
+                index=i,
+                temperature=temperature,
+                mode="sampling" if sampling else "beam",
+                beam_size=int(r.kwargs.get("beam_size", 1)),
+                hypotheses=int(r.kwargs.get("num_hypotheses", 1)),
+                tokens=seq_len,
+                tokens_all=sum(len(s) for s in r.result.sequences_ids),
+                token_limit=int(limit),
+                seconds=r.seconds,
+                compression_ratio=float(compression_ratio),
+                avg_logprob=float(avg_logprob),
+                no_speech_prob=no_speech_prob,
+                failed=tuple(failed),
+                verdict=verdict,
+                text=text[:80],
+            )
+        )
+    return attempts
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except TypeError:
+        return json.loads(json.dumps(value, default=repr))
+
+
+def load_model(
+    name: str = models.DEFAULT_MODEL,
+    *,
+    device: str = "auto",
+    compute_type: str = "auto",
+    cpu_threads: int = 0,
+) -> TracedModel:
+    """Resolve ``name`` (see `asrlab.models.resolve`) and load it as a `TracedModel`.
+
+    ``device="auto"`` picks CUDA with float16 when CTranslate2 sees a GPU, else CPU with int8;
+    ``cpu_threads=0`` uses one thread per available core.
+    """
+    where = models.placement(device, compute_type)
+    path = models.resolve(name)
+    if not os.path.isdir(path):
+        from faster_whisper.utils import download_model
+
+        path = download_model(path)  # a hub name: faster-whisper's own download (network)
+    return TracedModel(
+        path,
+        name=name,
+        device=where.device,
+        compute_type=where.compute_type,
+        cpu_threads=cpu_threads or default_threads(),
+    )

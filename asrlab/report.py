@@ -1,0 +1,99 @@
+"""Figures a person would rather look at than read (seaborn / matplotlib)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from asrlab.trace import DecodeTrace
+
+# One colour per verdict, the same in every figure.
+VERDICT_COLOURS = {
+    "accepted": "#2ca02c",
+    "retry": "#d62728",
+    "no_speech": "#7f7f7f",
+    "all_failed": "#ff7f0e",
+}
+
+
+def trace_figure(trace: DecodeTrace, title: str = "") -> Figure:
+    """Two panels: where the wall time went (stages in order), and every decoding attempt.
+
+    Left: one bar per stage laid end to end on the time axis, so the share of ``transcribe()``
+    against iteration is visible at once. Right: seconds per attempt, coloured by verdict and
+    labelled with the tokens generated, so a repetition loop (a tall bar at the token limit)
+    stands out.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid")
+    fig, (ax_stages, ax_attempts) = plt.subplots(
+        1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [3, 2]}
+    )
+    rows = [r for r in trace.stage_rows() if r["seconds"] > 0 and r["stage"] != "untraced"]
+    start = 0.0
+    for i, row in enumerate(rows):
+        colour = "#1f77b4" if row["phase"] == "transcribe()" else "#9467bd"
+        ax_stages.barh(i, row["seconds"], left=start, color=colour)
+        label = f" {row['seconds']:.2f} s"
+        ax_stages.text(start + row["seconds"], i, label, va="center", fontsize=8)
+        start += row["seconds"]
+    ax_stages.set_yticks(range(len(rows)), [f"{r['phase']} {r['stage']}" for r in rows], fontsize=8)
+    ax_stages.invert_yaxis()
+    ax_stages.set_xlabel("seconds since transcribe() was called")
+    ax_stages.set_title(
+        f"inside transcribe() {trace.transcribe_s:.2f} s | iterating {trace.iterate_s:.2f} s | "
+        f"RTF {trace.rtf:.2f}",
+        fontsize=10,
+    )
+    attempts = trace.attempts
+    labels = [f"w{a.window} T={a.temperature:.1f}" for a in attempts]
+    colours = [VERDICT_COLOURS.get(a.verdict, "#000000") for a in attempts]
+    ax_attempts.bar(range(len(attempts)), [a.seconds for a in attempts], color=colours)
+    for i, a in enumerate(attempts):
+        ax_attempts.text(i, a.seconds, f"{a.tokens} tok", ha="center", va="bottom", fontsize=8)
+    ax_attempts.set_xticks(range(len(attempts)), labels, rotation=45, fontsize=8)
+    ax_attempts.set_ylabel("seconds")
+    ax_attempts.set_title("decoding attempts (colour: verdict)", fontsize=10)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in VERDICT_COLOURS.values()]
+    ax_attempts.legend(handles, VERDICT_COLOURS.keys(), fontsize=8, loc="upper right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def save_trace(trace: DecodeTrace, output_dir: str | Path, **provenance: Any) -> dict[str, Path]:
+    """Write a trace where a notebook or a sweep can pick it up again.
+
+    Files: ``trace.json`` (everything, with ``provenance``), ``attempts.parquet`` and
+    ``stages.parquet`` (one row per attempt / stage, each carrying the config hash).
+
+    Returns:
+        The written paths by name.
+    """
+    import json
+
+    import pandas as pd
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config_hash = trace.config.get("config_hash", "")
+    attempts = pd.DataFrame(trace.attempt_rows())
+    if not attempts.empty:
+        attempts["failed"] = attempts["failed"].map("; ".join)
+    paths = {
+        "trace": out / "trace.json",
+        "attempts": out / "attempts.parquet",
+        "stages": out / "stages.parquet",
+    }
+    paths["trace"].write_text(
+        json.dumps(trace.to_dict() | {"provenance": provenance}, indent=2, default=str)
+    )
+    attempts.assign(config_hash=config_hash).to_parquet(paths["attempts"])
+    pd.DataFrame(trace.stage_rows()).assign(config_hash=config_hash).to_parquet(paths["stages"])
+    return paths
