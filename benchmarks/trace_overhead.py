@@ -102,7 +102,7 @@ def main() -> None:
     args = parser.parse_args()
     clips = {
         "jfk.flac": (corpus.get("jfk").load(), args.repeats),
-        "white noise 11 s (s1)": (audio.white_noise(11.0, seed=1), args.noise_repeats),
+        "white noise 11 s (s6)": (audio.white_noise(11.0, seed=6), args.noise_repeats),
     }
     print(f"trace overhead, incident preset (beam 10), base int8, {default_threads()} threads")
     worst = max(measure(label, x, n, args.seed) for label, (x, n) in clips.items())

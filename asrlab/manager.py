@@ -1,0 +1,494 @@
+"""The worker manager: owns worker processes, routes jobs, enforces each timeout policy.
+
+`WorkerManager` is a context manager; leaving it (normally or on an exception) stops every
+worker, and a worker whose manager dies exits on its own (`asrlab.worker`). One thread per
+worker ("slot") takes the next job from a shared queue, sends it, and watches the pipe and the
+clock:
+
+- ``hard_kill``: at the deadline the worker gets SIGKILL; once it is confirmed dead the caller
+  gets `AsrTimeout` and a new worker is started (its start time is recorded as ``respawn_s``).
+- ``cooperative``: the worker stops itself between windows and attempts once the deadline has
+  passed and returns what it decoded; ``backstop_s`` later it is killed as under ``hard_kill``.
+- ``legacy_thread``: the incident. At the deadline (``ASR_TIMEOUT``) the caller gets
+  `AsrTimeout`, but the worker keeps decoding; its result arrives late and is dropped.
+- ``none``: no deadline.
+
+A message whose job id is not the slot's current job is dropped and counted (``late_results``);
+no job ever receives another job's text.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from asrlab.decoding import DecodeConfig
+from asrlab.errors import AsrlabError, AsrTimeout, JobFailed, WorkerCrashed
+from asrlab.worker import WorkerConfig, serve
+
+_END = object()  # closes a job's event stream
+_SPAWN_TRIES = 3  # a worker killed while loading is started again this many times
+_JOIN_S = 5.0
+
+
+@dataclass
+class JobMetrics:
+    """Per-job measurements (seconds; instants are ``time.monotonic()``)."""
+
+    job_id: str
+    policy: str
+    mode: str
+    timeout_s: float | None
+    submitted: float
+    worker_pid: int | None = None
+    queue_wait_s: float | None = None  # submitted -> sent to a worker
+    worker_start_s: float | None = None  # sent -> the worker began decoding
+    first_segment_s: float | None = None  # submitted -> first segment received
+    total_s: float | None = None  # submitted -> the caller was given a result or an error
+    status: str = "pending"  # ok | partial | timeout | crashed | failed
+    timed_out: bool = False
+    killed: bool = False
+    respawn_s: float | None = None
+    work_after_deadline_s: float = 0.0  # the worker kept decoding after the caller gave up
+    late_result: bool = False  # the worker's result came after the caller had been answered
+    guard_entered_s: float | None = None  # legacy guard entered (transcribe() had returned)
+    guard_raised_s: float | None = None  # legacy guard: its TimeoutError was raised
+    guard_left_s: float | None = None  # legacy guard: control left the `with` block
+    error: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """A job's outcome as the caller receives it."""
+
+    job_id: str
+    segments: list[dict[str, Any]]
+    trace: dict[str, Any]
+    metrics: JobMetrics
+    partial: bool = False  # a cooperative stop: the segments decoded before the deadline
+
+    @property
+    def text(self) -> str:
+        return "".join(s["text"] for s in self.segments).strip()
+
+
+@dataclass
+class JobHandle:
+    """What `WorkerManager.submit` returns: wait for the result, or stream the segments."""
+
+    job_id: str
+    samples: np.ndarray
+    decode: DecodeConfig
+    deadline: float | None
+    metrics: JobMetrics
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _done: threading.Event = field(default_factory=threading.Event)
+    _events: queue.Queue = field(default_factory=queue.Queue)
+    _dispatched: bool = False
+    _started_at: float = 0.0  # when the worker began decoding (monotonic)
+    _outcome: JobResult | AsrlabError | None = None
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def result(self) -> JobResult:
+        """Block until the job ends; raise its `AsrTimeout`, `WorkerCrashed` or `JobFailed`."""
+        while not self._done.wait(self._wait_s()):
+            self._expire_if_queued()
+        assert self._outcome is not None
+        if isinstance(self._outcome, AsrlabError):
+            raise self._outcome
+        return self._outcome
+
+    def stream(self) -> Iterator[dict[str, Any]]:
+        """Yield segments as the worker produces them (streaming mode), then end or raise."""
+        while True:
+            try:
+                event = self._events.get(timeout=self._wait_s())
+            except queue.Empty:
+                self._expire_if_queued()
+                continue
+            if event is _END:
+                break
+            yield event
+        self.result()  # raises the job's error, if any
+
+    def _wait_s(self) -> float | None:
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    def _expire_if_queued(self) -> None:
+        """A job still queued at its deadline fails now, not when a worker frees up."""
+        now = time.monotonic()
+        with self._lock:
+            if self._dispatched or self.deadline is None or now < self.deadline:
+                return
+            self._dispatched = True  # no slot may start it any more
+        self._finish(self._timeout(now, "queued"))
+
+    def _claim(self) -> bool:
+        with self._lock:
+            if self._dispatched or self._done.is_set():
+                return False
+            self._dispatched = True
+            return True
+
+    def _timeout(self, now: float, where: str) -> AsrTimeout:
+        m = self.metrics
+        m.status, m.timed_out = "timeout", True
+        return AsrTimeout(self.job_id, m.timeout_s or 0.0, now - m.submitted, m.policy, where)
+
+    def _finish(self, outcome: JobResult | AsrlabError) -> bool:
+        """Deliver the outcome once; False if the caller was already answered."""
+        with self._lock:
+            if self._done.is_set():
+                return False
+            self._outcome = outcome
+            self.metrics.total_s = time.monotonic() - self.metrics.submitted
+            if isinstance(outcome, AsrlabError):
+                self.metrics.error = str(outcome)
+            self._events.put(_END)
+            self._done.set()
+            return True
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: Any
+    pid: int
+    load_s: float
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def close_conn(self) -> None:
+        """Close the pipe once, whichever thread (slot or close()) gets here first."""
+        with self._lock:
+            if not self.conn.closed:
+                self.conn.close()
+
+
+class WorkerManager:
+    """Owns ``config.n_workers`` worker processes and runs jobs on them.
+
+    Use as ``with WorkerManager(config) as manager: manager.run(samples, decode)``.
+    """
+
+    def __init__(self, config: WorkerConfig | None = None) -> None:
+        self.config = config or WorkerConfig()
+        self._ctx = multiprocessing.get_context("spawn")
+        self._queue: queue.Queue[JobHandle | None] = queue.Queue()
+        self._workers: list[_Worker | None] = [None] * self.config.n_workers
+        self._threads: list[threading.Thread] = []
+        self._ids = itertools.count(1)
+        self._closing = False
+        self._lifecycle = threading.Lock()  # orders close() against a worker being registered
+        self._stats_lock = threading.Lock()
+        self.late_results = 0
+        self.respawns = 0
+        self.crashes = 0
+        self.history: list[JobMetrics] = []
+        self.spawned_pids: list[int] = []  # every worker ever started, for leak checks
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def __enter__(self) -> WorkerManager:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start every worker (in parallel) and wait until each has loaded its model."""
+        starters = [
+            threading.Thread(target=self._start_slot, args=(i,)) for i in range(len(self._workers))
+        ]
+        for t in starters:
+            t.start()
+        for t in starters:
+            t.join()
+        if any(w is None for w in self._workers):
+            self.close()
+            raise AsrlabError("a worker could not be started; see the log above")
+        for i in range(len(self._workers)):
+            thread = threading.Thread(target=self._slot_loop, args=(i,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def close(self) -> None:
+        """Fail queued jobs, stop and reap every worker; leaves no child process behind."""
+        with self._lifecycle:
+            self._closing = True
+            workers = [w for w in self._workers if w is not None]
+        while True:
+            try:
+                pending = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if pending is not None and pending._claim():
+                pending._finish(AsrlabError(f"job {pending.job_id}: the manager was closed"))
+        for _ in self._threads:
+            self._queue.put(None)
+        for worker in workers:
+            self._stop_worker(worker)
+        for thread in self._threads:
+            thread.join(timeout=_JOIN_S)
+        self._threads.clear()
+
+    @property
+    def pids(self) -> list[int]:
+        return [w.pid for w in self._workers if w is not None]
+
+    # --- jobs -----------------------------------------------------------------------------
+    def submit(
+        self,
+        samples: np.ndarray,
+        decode: DecodeConfig,
+        *,
+        job_id: str | None = None,
+        timeout_s: float | None = None,
+    ) -> JobHandle:
+        """Queue a job; its deadline is ``timeout_s`` (default ``asr_timeout_s``) from now."""
+        if self._closing or not self._threads:
+            raise AsrlabError("the manager is not running: use it as a context manager")
+        now = time.monotonic()
+        cfg = self.config
+        timeout = None if cfg.policy == "none" else (timeout_s or cfg.asr_timeout_s)
+        metrics = JobMetrics(
+            job_id=job_id or f"job-{next(self._ids)}",
+            policy=cfg.policy,
+            mode=cfg.result_mode,
+            timeout_s=timeout,
+            submitted=now,
+        )
+        handle = JobHandle(
+            job_id=metrics.job_id,
+            samples=samples,
+            decode=decode,
+            deadline=None if timeout is None else now + timeout,
+            metrics=metrics,
+        )
+        with self._stats_lock:
+            self.history.append(metrics)
+        self._queue.put(handle)
+        return handle
+
+    def run(self, samples: np.ndarray, decode: DecodeConfig, **kwargs: Any) -> JobResult:
+        """Submit a job and wait for its result."""
+        return self.submit(samples, decode, **kwargs).result()
+
+    # --- the slot threads -----------------------------------------------------------------
+    def _slot_loop(self, index: int) -> None:
+        while True:
+            handle = self._queue.get()
+            if handle is None or self._closing:
+                return
+            if not handle._claim():
+                continue  # expired while queued
+            now = time.monotonic()
+            if handle.deadline is not None and now >= handle.deadline:
+                handle._finish(handle._timeout(now, "queued"))
+                continue
+            self._drive(index, handle)
+
+    def _drive(self, index: int, handle: JobHandle) -> None:
+        """Run one job on slot ``index`` to its end, enforcing the policy."""
+        cfg, m = self.config, handle.metrics
+        worker = self._live_worker(index)
+        if worker is None:
+            handle._finish(WorkerCrashed(handle.job_id, None, None))
+            return
+        sent = time.monotonic()
+        m.queue_wait_s, m.worker_pid = sent - m.submitted, worker.pid
+        message = (
+            "job",
+            handle.job_id,
+            handle.samples,
+            asdict(handle.decode),
+            handle.deadline,
+            cfg.policy,
+            cfg.segments_timeout_s,
+            cfg.result_mode,
+        )
+        try:
+            worker.conn.send(message)
+        except (OSError, ValueError):
+            self._crashed(index, worker, handle)
+            return
+        kill_at = None
+        if handle.deadline is not None and cfg.policy == "hard_kill":
+            kill_at = handle.deadline
+        elif handle.deadline is not None and cfg.policy == "cooperative":
+            kill_at = handle.deadline + cfg.backstop_s
+        while True:
+            now = time.monotonic()
+            if handle.deadline is not None and not handle.done and now >= handle.deadline:
+                if cfg.policy == "legacy_thread":  # the incident's ASR_TIMEOUT: give up, no kill
+                    handle._finish(handle._timeout(now, "running"))
+            if kill_at is not None and now >= kill_at:
+                self._kill_for_timeout(index, worker, handle)
+                return
+            instants = [t for t in (kill_at, None if handle.done else handle.deadline) if t]
+            try:
+                if not worker.conn.poll(max(0.0, min(instants) - now) if instants else None):
+                    continue
+                kind, job_id, *rest = worker.conn.recv()
+            except (EOFError, OSError):  # the worker died, or close() closed the pipe
+                self._crashed(index, worker, handle)
+                return
+            if job_id != handle.job_id:
+                self._count_late()
+                continue
+            if self._on_message(handle, kind, rest, sent):
+                return
+
+    def _on_message(self, handle: JobHandle, kind: str, rest: list[Any], sent: float) -> bool:
+        """Apply one message from the worker; True when the job is over for this slot."""
+        m, now = handle.metrics, time.monotonic()
+        if kind == "started":
+            m.worker_start_s = rest[0] - sent
+            handle._started_at = rest[0]
+            return False
+        if kind == "segment":
+            if m.first_segment_s is None:
+                m.first_segment_s = now - m.submitted
+            if not handle.done:
+                handle._events.put(rest[0])
+            return False
+        if handle.deadline is not None and now > handle.deadline:
+            m.work_after_deadline_s = now - handle.deadline
+        if kind == "error":
+            m.status = "failed"
+            if not handle._finish(JobFailed(handle.job_id, rest[0])):
+                self._late(m)
+            return True
+        payload = rest[0]
+        guard = payload.get("guard")
+        if guard:
+            started = handle._started_at  # all three are seconds after decoding began
+            m.guard_entered_s = guard["entered"] - started
+            m.guard_left_s = guard["left"] - started
+            m.guard_raised_s = None if guard["raised"] is None else guard["raised"] - started
+        if m.first_segment_s is None and payload["segments"]:
+            m.first_segment_s = now - m.submitted
+        partial = payload["trace"]["summary"]["stopped_reason"] is not None
+        result = JobResult(handle.job_id, payload["segments"], payload["trace"], m, partial)
+        if handle._finish(result):
+            m.status = "partial" if partial else "ok"
+        else:
+            self._late(m)
+        return True
+
+    def _late(self, m: JobMetrics) -> None:
+        m.late_result = True
+        self._count_late()
+
+    def _count_late(self) -> None:
+        with self._stats_lock:
+            self.late_results += 1
+
+    def _kill_for_timeout(self, index: int, worker: _Worker, handle: JobHandle) -> None:
+        worker.process.kill()
+        worker.process.join(timeout=_JOIN_S)
+        now = time.monotonic()
+        m = handle.metrics
+        m.killed = True
+        if handle.deadline is not None:
+            m.work_after_deadline_s = max(0.0, now - handle.deadline)
+        handle._finish(handle._timeout(now, "running"))  # told only once the process is dead
+        m.respawn_s = self._respawn(index, worker)
+
+    def _crashed(self, index: int, worker: _Worker, handle: JobHandle) -> None:
+        worker.process.join(timeout=_JOIN_S)
+        with self._stats_lock:
+            self.crashes += 1
+        handle.metrics.status = "crashed"
+        handle._finish(WorkerCrashed(handle.job_id, worker.pid, worker.process.exitcode))
+        handle.metrics.respawn_s = self._respawn(index, worker)
+
+    # --- worker processes -----------------------------------------------------------------
+    def _respawn(self, index: int, dead: _Worker) -> float | None:
+        dead.close_conn()
+        self._workers[index] = None
+        if self._closing:
+            return None
+        t0 = time.monotonic()
+        self._start_slot(index)
+        with self._stats_lock:
+            self.respawns += 1
+        return time.monotonic() - t0
+
+    def _live_worker(self, index: int) -> _Worker | None:
+        """The slot's worker, (re)started first if it died while idle or could not start."""
+        worker = self._workers[index]
+        if worker is not None and worker.process.is_alive():
+            return worker
+        if worker is not None:
+            worker.process.join(timeout=_JOIN_S)
+            with self._stats_lock:
+                self.crashes += 1
+            self._respawn(index, worker)
+        elif not self._closing:
+            self._start_slot(index)
+        return self._workers[index]
+
+    def _start_slot(self, index: int) -> None:
+        for _ in range(_SPAWN_TRIES):
+            if self._closing:
+                return
+            worker = self._spawn()
+            if worker is not None:
+                with self._lifecycle:
+                    registered = not self._closing
+                    if registered:
+                        self._workers[index] = worker
+                if not registered:  # close() ran while this worker was loading
+                    self._stop_worker(worker)
+                return
+
+    def _spawn(self) -> _Worker | None:
+        parent_conn, child_conn = self._ctx.Pipe()
+        process = self._ctx.Process(
+            target=serve,
+            args=(child_conn, self.config, os.getpid()),
+            daemon=True,
+            name="asrlab-worker",
+        )
+        process.start()
+        self.spawned_pids.append(process.pid)
+        child_conn.close()  # so that the worker's death reads as EOF here
+        give_up = time.monotonic() + self.config.start_timeout_s
+        try:
+            # Short polls, so that close() never waits for a model load to finish.
+            while not self._closing and time.monotonic() < give_up:
+                if parent_conn.poll(0.1):
+                    _, pid, load_s = parent_conn.recv()
+                    return _Worker(process, parent_conn, pid, load_s)
+        except (EOFError, OSError):
+            pass  # died while loading (killed, or the model failed): tried again by the caller
+        process.kill()
+        process.join(timeout=_JOIN_S)
+        parent_conn.close()
+        return None
+
+    def _stop_worker(self, worker: _Worker) -> None:
+        try:
+            worker.conn.send(("stop",))
+        except (OSError, ValueError):
+            pass
+        worker.process.join(timeout=1.0)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join(timeout=_JOIN_S)
+        worker.close_conn()
