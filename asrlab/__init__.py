@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from asrlab.errors import (
     AsrlabError,
+    AsrTimeout,
     AudioError,
     ConfigError,
+    JobFailed,
     ModelIntegrityError,
     ModelNotFound,
+    WorkerCrashed,
 )
 
 __version__ = "0.1.0"
@@ -29,17 +32,24 @@ _LAZY = {
     "resolve": "asrlab.models",
     "decode": "asrlab.audio",
     "corpus": "asrlab.corpus",
+    "WorkerConfig": "asrlab.worker",
+    "WorkerManager": "asrlab.manager",
 }
 
 __all__ = [
+    "AsrTimeout",
     "AsrlabError",
     "AudioError",
     "ConfigError",
     "DecodeConfig",
     "DecodeTrace",
+    "JobFailed",
     "ModelIntegrityError",
     "ModelNotFound",
     "TracedModel",
+    "WorkerConfig",
+    "WorkerCrashed",
+    "WorkerManager",
     "__version__",
     "corpus",
     "decode",
@@ -52,8 +62,10 @@ if TYPE_CHECKING:
     from asrlab import corpus
     from asrlab.audio import decode
     from asrlab.decoding import DecodeConfig, TracedModel, load_model, preset
+    from asrlab.manager import WorkerManager
     from asrlab.models import resolve
     from asrlab.trace import DecodeTrace
+    from asrlab.worker import WorkerConfig
 
 
 def __getattr__(name: str) -> Any:
