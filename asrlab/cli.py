@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -24,6 +25,19 @@ INCIDENT_NOISE_S = 11.0
 # 25 s: benchmarks/noise_ladders.py). With sampler seed 0, noise seed 6 replays the ladder of
 # INCIDENT.md: repetition loops at 0.0-0.6, then the no-speech rule at 0.8, zero segments.
 INCIDENT_NOISE_SEED = 6
+RUNS_DIR = Path("runs/incident")
+# What `make reproduce` replays (names in asrlab.remedies; `--remedies all` runs every preset).
+REPRODUCE_REMEDIES = (
+    "incident",
+    "timeout_60_40",
+    "beam_5",
+    "hard_kill",
+    "vad_gate",
+    "no_fallback",
+    "revoke_overdue",
+    "deadline_aware",
+    "vad_gate+hard_kill+no_fallback+beam_5",
+)
 
 
 def _fail(error: Exception) -> None:
@@ -138,12 +152,12 @@ def transcribe(
 
 
 @app.command()
-def reproduce(
-    model: Annotated[str, typer.Option(help="Model to replay with.")] = "base",
+def explain(
+    model: Annotated[str, typer.Option(help="Model to decode with.")] = "base",
     seed: Annotated[int, typer.Option(help="Seed of CTranslate2's sampler.")] = 0,
     noise_seed: Annotated[int, typer.Option(help="Seed of the white noise.")] = INCIDENT_NOISE_SEED,
 ) -> None:
-    """The incident's first question, answered: traces of 11 s of white noise and of jfk.flac."""
+    """Why is list(segments) slow? Traces of 11 s of white noise and of jfk.flac."""
     from asrlab import decoding
 
     try:
@@ -164,6 +178,71 @@ def reproduce(
             typer.echo("")
     except AsrlabError as e:
         _fail(e)
+
+
+@app.command()
+def reproduce(
+    model: Annotated[str, typer.Option(help="Model the service runs.")] = "base",
+    remedies: Annotated[
+        str, typer.Option(help="Comma-separated remedy names, or 'all'.")
+    ] = ",".join(REPRODUCE_REMEDIES),
+    out: Annotated[Path, typer.Option(help="Parent folder of the run.")] = RUNS_DIR,
+    traces: Annotated[
+        bool,
+        typer.Option(
+            "--traces/--no-traces", help="Print the decode traces first (asrlab explain)."
+        ),
+    ] = True,
+) -> None:
+    """The incident end to end: the decode traces, then the replay under each remedy."""
+    if traces:
+        explain(model=model, seed=0, noise_seed=INCIDENT_NOISE_SEED)
+    try:
+        run_replays(model, remedies, out)
+    except AsrlabError as e:
+        _fail(e)
+
+
+def run_replays(model: str, remedies: str, out: Path) -> Path:
+    """Execute notebooks/01_incident_replay.ipynb per remedy; print and write the summary."""
+    import pandas as pd
+    from tqdm import tqdm
+
+    from asrlab import notebooks
+    from asrlab import remedies as presets
+    from asrlab.replay import summary
+
+    names = list(presets.REMEDIES) if remedies == "all" else remedies.split(",")
+    for name in names:
+        presets.remedy(name)  # refuse an unknown name before anything runs
+    run_dir = out / time.strftime("%Y%m%d-%H%M%S")
+    t0 = time.perf_counter()
+    frames, lines = [], []
+    for name in tqdm(names, desc="replaying the incident", unit="remedy"):
+        folder = run_dir / name.replace("+", "_")
+        try:
+            notebooks.execute(
+                "01_incident_replay",
+                folder.resolve(),
+                {"model": model, "remedy": name, "output_dir": str(folder.resolve())},
+            )
+        except Exception as e:  # one failed replay must not lose the others
+            lines.append({"remedy": name, "A": f"replay failed: {type(e).__name__}: {e}"})
+            continue
+        rows = pd.read_parquet(folder / "results.parquet")
+        frames.append(rows)
+        lines.append(summary(rows))
+    if frames:
+        pd.concat(frames, ignore_index=True).to_parquet(run_dir / "results.parquet")
+    table = pd.DataFrame(lines)
+    table.to_csv(run_dir / "summary.csv", index=False)
+    with pd.option_context("display.max_colwidth", 48, "display.width", 250):
+        typer.echo(table.to_string(index=False))
+    typer.echo(
+        f"\n{len(names)} replays in {time.perf_counter() - t0:.0f} s; "
+        f"executed notebooks, HTML, figures and results.parquet under {run_dir}"
+    )
+    return run_dir
 
 
 @app.command(name="models")

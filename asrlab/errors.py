@@ -97,7 +97,7 @@ class AsrTimeout(AsrlabError):
         self.policy = policy
         self.where = where
         super().__init__(
-            f"ASR task timeout: job {job_id} passed its {timeout_s:g} s deadline while {where} "
+            f"ASR task timeout: job {job_id} passed its {timeout_s:.1f} s deadline while {where} "
             f"(told after {elapsed_s:.3f} s, policy {policy})"
         )
 
@@ -133,3 +133,40 @@ class JobFailed(AsrlabError):
         self.job_id = job_id
         self.error = error
         super().__init__(f"job {job_id} failed in the worker: {error}")
+
+
+class JobCancelled(AsrlabError):
+    """The job was cancelled while it ran (e.g. its lease was revoked); its worker was killed.
+
+    Attributes:
+        job_id: the job.
+        reason: why it was cancelled.
+    """
+
+    def __init__(self, job_id: str, reason: str) -> None:
+        self.job_id = job_id
+        self.reason = reason
+        super().__init__(f"job {job_id} cancelled: {reason}")
+
+
+class LeaseRejected(AsrlabError):
+    """The GPU lease arbiter did not grant a lease: the acquire timed out or was refused at once.
+
+    ``str()`` is exactly the text the client sees, e.g. ``GPU lease timeout: GPU_USAGE_HIGH``.
+
+    Attributes:
+        reason: that client-visible text.
+        state: the arbiter's state when it gave up (``NORMAL``, ``HIGH_PRESSURE``,
+            ``GPU_USAGE_HIGH``).
+        waited_ms: milliseconds the caller waited before it was told.
+    """
+
+    def __init__(self, reason: str, state: str, waited_ms: float) -> None:
+        self.reason = reason
+        self.state = state
+        self.waited_ms = waited_ms
+        super().__init__(reason)
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, float]]:
+        # Rebuild from the fields, not from ``args`` (which hold only the reason).
+        return (type(self), (self.reason, self.state, self.waited_ms))

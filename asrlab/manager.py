@@ -25,19 +25,21 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from asrlab.decoding import DecodeConfig
-from asrlab.errors import AsrlabError, AsrTimeout, JobFailed, WorkerCrashed
+from asrlab.errors import AsrlabError, AsrTimeout, JobCancelled, JobFailed, WorkerCrashed
 from asrlab.worker import WorkerConfig, serve
 
 _END = object()  # closes a job's event stream
 _SPAWN_TRIES = 3  # a worker killed while loading is started again this many times
 _JOIN_S = 5.0
+# A running job's slot re-checks for a cancellation at least this often (deadlines are exact).
+_CANCEL_POLL_S = 0.05
 
 
 @dataclass
@@ -54,7 +56,7 @@ class JobMetrics:
     worker_start_s: float | None = None  # sent -> the worker began decoding
     first_segment_s: float | None = None  # submitted -> first segment received
     total_s: float | None = None  # submitted -> the caller was given a result or an error
-    status: str = "pending"  # ok | partial | timeout | crashed | failed
+    status: str = "pending"  # ok | partial | timeout | crashed | failed | cancelled
     timed_out: bool = False
     killed: bool = False
     respawn_s: float | None = None
@@ -98,6 +100,10 @@ class JobHandle:
     _events: queue.Queue = field(default_factory=queue.Queue)
     _dispatched: bool = False
     _started_at: float = 0.0  # when the worker began decoding (monotonic)
+    _cancel: str | None = None  # set by WorkerManager.cancel: why the job must stop
+    late: JobResult | None = (
+        None  # a result that came after the caller was answered (kept for study)
+    )
     _outcome: JobResult | AsrlabError | None = None
 
     @property
@@ -284,6 +290,16 @@ class WorkerManager:
         self._queue.put(handle)
         return handle
 
+    def cancel(self, handle: JobHandle, reason: str) -> None:
+        """Stop a job: a queued one fails at once, a running one has its worker killed.
+
+        The caller gets `JobCancelled`; used when a lease is revoked (DESIGN.md, the arbiter).
+        """
+        handle._cancel = reason
+        if handle._claim():  # still queued: no worker holds it
+            handle.metrics.status = "cancelled"
+            handle._finish(JobCancelled(handle.job_id, reason))
+
     def run(self, samples: np.ndarray, decode: DecodeConfig, **kwargs: Any) -> JobResult:
         """Submit a job and wait for its result."""
         return self.submit(samples, decode, **kwargs).result()
@@ -337,11 +353,21 @@ class WorkerManager:
                 if cfg.policy == "legacy_thread":  # the incident's ASR_TIMEOUT: give up, no kill
                     handle._finish(handle._timeout(now, "running"))
             if kill_at is not None and now >= kill_at:
-                self._kill_for_timeout(index, worker, handle)
+                self._kill(index, worker, handle, lambda t: handle._timeout(t, "running"))
+                return
+            if handle._cancel is not None:
+                reason = handle._cancel
+                handle.metrics.status = "cancelled"
+                self._kill(
+                    index, worker, handle, lambda t, why=reason: JobCancelled(handle.job_id, why)
+                )
                 return
             instants = [t for t in (kill_at, None if handle.done else handle.deadline) if t]
+            wait = max(0.0, min(instants) - now) if instants else None
             try:
-                if not worker.conn.poll(max(0.0, min(instants) - now) if instants else None):
+                if not worker.conn.poll(
+                    _CANCEL_POLL_S if wait is None else min(wait, _CANCEL_POLL_S)
+                ):
                     continue
                 kind, job_id, *rest = worker.conn.recv()
             except (EOFError, OSError):  # the worker died, or close() closed the pipe
@@ -387,6 +413,7 @@ class WorkerManager:
         if handle._finish(result):
             m.status = "partial" if partial else "ok"
         else:
+            handle.late = result
             self._late(m)
         return True
 
@@ -398,7 +425,14 @@ class WorkerManager:
         with self._stats_lock:
             self.late_results += 1
 
-    def _kill_for_timeout(self, index: int, worker: _Worker, handle: JobHandle) -> None:
+    def _kill(
+        self,
+        index: int,
+        worker: _Worker,
+        handle: JobHandle,
+        error: Callable[[float], AsrlabError],
+    ) -> None:
+        """SIGKILL the job's worker, answer the caller once it is dead, start a new worker."""
         worker.process.kill()
         worker.process.join(timeout=_JOIN_S)
         now = time.monotonic()
@@ -406,7 +440,7 @@ class WorkerManager:
         m.killed = True
         if handle.deadline is not None:
             m.work_after_deadline_s = max(0.0, now - handle.deadline)
-        handle._finish(handle._timeout(now, "running"))  # told only once the process is dead
+        handle._finish(error(now))  # told only once the process is dead
         m.respawn_s = self._respawn(index, worker)
 
     def _crashed(self, index: int, worker: _Worker, handle: JobHandle) -> None:

@@ -98,3 +98,77 @@ def save_trace(trace: DecodeTrace, output_dir: str | Path, **provenance: Any) ->
     attempts.assign(config_hash=config_hash).to_parquet(paths["attempts"])
     pd.DataFrame(trace.stage_rows()).assign(config_hash=config_hash).to_parquet(paths["stages"])
     return paths
+
+
+def timeline_figure(
+    records: dict[str, Any], *, hold_max_s: float | None = None, title: str = ""
+) -> Figure:
+    """The jobs on one clock: waiting for the lease, holding it, and the worker decoding.
+
+    ``records`` maps a label ("A", "B") to an `asrlab.pipeline.JobRecord`. Per job: the lease
+    wait, the lease held, and the worker's decode (which, under the legacy guard, runs on after
+    the client has been answered); a dashed line marks where the first job's lease became overdue,
+    a black tick where each client got its answer. The x axis is seconds since the first job
+    was received.
+    """
+    import matplotlib.pyplot as plt
+
+    origin = min(r.received for r in records.values())
+    spans = {  # (label, from event, to event, colour, vertical offset)
+        "waiting for the lease": (
+            "VAD done",
+            "lease granted|failed: LeaseRejected",
+            "#ff7f0e",
+            -0.2,
+        ),
+        "lease held": ("lease granted", "lease released", "#1f77b4", -0.2),
+        "worker decoding": (
+            "worker started",
+            "segments done|result arrived late: discarded",
+            "#9467bd",
+            0.2,
+        ),
+    }
+    fig, ax = plt.subplots(figsize=(12, 1.4 + 1.1 * len(records)))
+    for row, (label, record) in enumerate(records.items()):
+        offset = record.received - origin
+        at = dict(record.timeline)
+        for name, (start, ends, colour, dy) in spans.items():
+            end = next((at[e] for e in ends.split("|") if e in at), None)
+            if start in at and end is not None:
+                ax.barh(
+                    row + dy,
+                    end - at[start],
+                    left=offset + at[start],
+                    height=0.35,
+                    color=colour,
+                    label=name if row == 0 else None,
+                )
+        answered = offset + record.total_s
+        ax.plot([answered, answered], [row - 0.45, row + 0.45], color="black", lw=2)
+        verdict = "ok" if record.status == "ok" else (record.client_error or "failed")[:60]
+        ax.annotate(
+            f"{label}: {verdict}",
+            (answered, row - 0.45),
+            fontsize=8,
+            ha="left",
+            va="bottom",
+            xytext=(4, 0),
+            textcoords="offset points",
+            color="#2ca02c" if record.status == "ok" else "#d62728",
+        )
+    first = next(iter(records.values()))
+    granted = dict(first.timeline).get("lease granted")
+    if hold_max_s is not None and granted is not None:
+        overdue_at = first.received - origin + granted + hold_max_s
+        ax.axvline(
+            overdue_at, ls="--", color="#7f7f7f", label=f"{next(iter(records))}'s lease overdue"
+        )
+    ax.set_yticks(range(len(records)), [f"job {k}" for k in records])
+    ax.set_ylim(len(records) - 0.4, -0.7)
+    ax.set_xlabel("seconds since the first job was received (black tick: the client's answer)")
+    ax.legend(loc="lower right", fontsize=8, ncols=4)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

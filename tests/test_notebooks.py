@@ -9,6 +9,9 @@ import pandas as pd
 import papermill as pm
 import pytest
 
+from asrlab import notebooks
+from asrlab.errors import ConfigError
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
@@ -37,6 +40,34 @@ def test_decode_trace_notebook(tmp_path: Path) -> None:
     assert "ask not what your country" in trace["summary"]["text"].lower()
     assert trace["provenance"]["model"] == "tiny.en"
     assert (out_dir / "trace.png").stat().st_size > 10_000
+
+
+@pytest.mark.timeout(300)
+def test_incident_replay_notebook(tmp_path: Path) -> None:
+    out_dir = tmp_path / "replay"
+    params = {
+        "model": "tiny.en",
+        "remedy": "hard_kill",
+        "a_source": "en_librispeech_1089-134686-0002",
+        "b_source": "en_librispeech_1089-134686-0001",
+        "asr_timeout_s": 20.0,
+        "hold_max_ms": 10000.0,
+        "acquire_timeout_ms": 10000.0,
+        "b_delay_s": 0.5,
+        "output_dir": str(out_dir),
+    }
+    executed = notebooks.execute("01_incident_replay", tmp_path, params)
+    assert executed.with_suffix(".html").stat().st_size > 10_000
+    rows = pd.read_parquet(out_dir / "results.parquet")
+    assert list(rows["role"]) == ["A", "B"] and (rows["status"] == "ok").all()
+    assert rows["code_version"].notna().all() and rows["model_sha256"].str.len().eq(64).all()
+    assert "squalid" in rows["text"].iloc[0].lower()
+    assert (out_dir / "timeline.png").stat().st_size > 10_000
+
+
+def test_unknown_notebook_parameter_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not declared"):
+        notebooks.execute("01_incident_replay", tmp_path, {"beam": 5})
 
 
 def test_committed_notebooks_have_parameters_and_no_outputs() -> None:

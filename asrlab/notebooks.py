@@ -1,0 +1,72 @@
+"""Run a parameterized notebook with papermill into a run folder, with an HTML copy.
+
+A parameter the notebook does not declare is refused before anything runs (papermill itself
+only logs it), so a typo in a sweep cannot silently run the defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from asrlab.errors import ConfigError
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def notebook_path(name: str) -> Path:
+    """``"01_incident_replay"`` or a path -> the notebook file; the error lists what exists."""
+    path = Path(name)
+    if path.suffix == ".ipynb" and path.exists():
+        return path
+    candidate = NOTEBOOK_DIR / f"{name.removesuffix('.ipynb')}.ipynb"
+    if candidate.exists():
+        return candidate
+    known = ", ".join(sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb")))
+    raise ConfigError("notebook", name, f"no such notebook; available: {known}")
+
+
+def declared_parameters(path: Path) -> dict[str, Any]:
+    """The names (and inferred defaults) of the notebook's ``parameters`` cell."""
+    import papermill
+
+    return papermill.inspect_notebook(str(path))
+
+
+def execute(name: str, out_dir: Path, parameters: dict[str, Any], *, html: bool = True) -> Path:
+    """Execute notebook ``name`` with ``parameters`` into ``out_dir``/executed.ipynb (+ .html).
+
+    Raises:
+        ConfigError: a parameter the notebook does not declare.
+        papermill.PapermillExecutionError: a cell raised (the executed notebook is still written).
+    """
+    import papermill
+
+    path = notebook_path(name)
+    unknown = sorted(set(parameters) - set(declared_parameters(path)))
+    if unknown:
+        raise ConfigError("parameters", unknown, f"not declared by {path.name}'s parameters cell")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / "executed.ipynb"
+    try:
+        papermill.execute_notebook(
+            str(path),
+            str(executed),
+            parameters=parameters,
+            progress_bar=False,
+            cwd=str(out_dir),
+        )
+    finally:
+        if html and executed.exists():
+            _to_html(executed)
+    return executed
+
+
+def _to_html(executed: Path) -> Path:
+    import nbconvert
+    import nbformat
+
+    body, _ = nbconvert.HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+    target = executed.with_suffix(".html")
+    target.write_text(body, encoding="utf-8")
+    return target

@@ -1,0 +1,75 @@
+"""The node and the incident's chain, end to end on real parts, with shortened thresholds.
+
+The replay notebook and `make reproduce` use the incident's absolute values (30 s, 20 s); here the
+same mechanism is driven with seconds-scale limits so the suite stays quick.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from asrlab.remedies import REMEDIES, remedy
+from asrlab.replay import ReplayConfig, replay, summary
+
+# Job A: the incident noise (a 20 s+ decode at the incident preset); B: 4.3 s of Mandarin.
+SCALED = dict(
+    a_source="white_noise",
+    a_length_s=11.0,
+    a_noise_seed=6,
+    b_source="zh_aishell_BAC009S0724W0121",
+    asr_timeout_s=8.0,
+    segments_timeout_s=5.0,
+    hold_max_ms=3000.0,
+    acquire_timeout_ms=2000.0,
+)
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    return replay(ReplayConfig(remedy="incident", **SCALED))
+
+
+def test_the_incident_chain(baseline) -> None:
+    a, b = baseline.a, baseline.b
+    print(a.timeline, b.timeline, sep="\n")
+    # B is refused with exactly the text the web client showed.
+    assert b.status == "failed" and b.client_error == "GPU lease timeout: GPU_USAGE_HIGH"
+    assert b.lease_wait_s == pytest.approx(2.0, abs=0.3)
+    # A timed out at the ASR timeout, after holding its lease past hold_max ...
+    assert a.status == "failed" and a.client_error.startswith("ASR task timeout")
+    assert a.lease_overdue and a.lease_held_s > 3.0
+    assert a.total_s == pytest.approx(8.0, abs=0.5)  # the client's answer, not the late result
+    # ... and its result arrived late and was discarded.
+    events = [e for e, _ in a.timeline]
+    assert "result arrived late: discarded" in events and a.worker["late_result"]
+    assert a.worker["work_after_deadline_s"] > 5.0
+    for row in ("received", "decoded", "VAD done", "lease granted", "submitted", "worker started"):
+        assert row in events
+
+
+def test_stage_table_has_the_incident_rows(baseline) -> None:
+    stages = [r["stage"] for r in baseline.a.stage_rows()]
+    assert stages == ["audio decode", "VAD", "transcribe()", "list(segments)", "total"]
+
+
+def test_a_remedy_under_which_both_jobs_succeed(baseline) -> None:
+    result = replay(ReplayConfig(remedy="vad_gate+hard_kill+no_fallback+beam_5", **SCALED))
+    a, b = result.a, result.b
+    print(summary(pd.DataFrame(result.rows())))
+    assert a.status == "ok" and b.status == "ok"
+    assert a.text == baseline.a.text == ""  # noise: no transcript before, none after
+    assert b.text  # B's Mandarin is transcribed
+    for record in (a, b):
+        assert not record.lease_overdue
+
+
+def test_every_remedy_has_a_reason_and_valid_parts() -> None:
+    from asrlab.arbiter import POLICIES
+    from asrlab.worker import POLICIES as WORKER_POLICIES
+
+    for name, r in REMEDIES.items():
+        assert r.name == name and r.why
+        assert r.policy in WORKER_POLICIES and r.arbiter_policy in POLICIES
+    with pytest.raises(Exception, match="available: incident"):
+        remedy("more_gpus")
