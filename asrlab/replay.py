@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from asrlab import corpus, vad
-from asrlab.arbiter import ArbiterConfig, RealtimeArbiter
+from asrlab.arbiter import ArbiterConfig, Lease, RealtimeArbiter
 from asrlab.manager import WorkerManager
 from asrlab.pipeline import JobRecord, Node
 from asrlab.remedies import Remedy, remedy
@@ -102,15 +102,15 @@ def replay(config: ReplayConfig) -> ReplayResult:
         policy=chosen.arbiter_policy,
     )
     vad.warm_up(config.vad_backend)  # production's VAD model is loaded before jobs arrive
-    nodes: list[Node] = []
+
+    def revoke(lease: Lease, why: str) -> None:
+        node.revoke(lease, why)  # `node` is bound below, before any lease can be granted
+
     with (
         WorkerManager(worker_config) as manager,
-        RealtimeArbiter(
-            arbiter_config, on_revoke=lambda lease, why: nodes[0].revoke(lease, why)
-        ) as arbiter,
+        RealtimeArbiter(arbiter_config, on_revoke=revoke) as arbiter,
     ):
         node = Node(arbiter, manager, chosen, vad_backend=config.vad_backend)
-        nodes.append(node)
         records: dict[str, JobRecord] = {}
         job_a = threading.Thread(target=lambda: records.update(A=node.run("A", a_samples)))
         started = time.monotonic()

@@ -73,3 +73,12 @@ def test_every_remedy_has_a_reason_and_valid_parts() -> None:
         assert r.policy in WORKER_POLICIES and r.arbiter_policy in POLICIES
     with pytest.raises(Exception, match="available: incident"):
         remedy("more_gpus")
+
+
+def test_revoke_overdue_cancels_a_and_serves_b() -> None:
+    result = replay(ReplayConfig(remedy="revoke_overdue", **SCALED))
+    a, b = result.a, result.b
+    assert a.status == "failed" and "revoked" in a.client_error
+    assert a.total_s == pytest.approx(3.0, abs=0.5)  # at hold_max, not at the ASR timeout
+    assert a.worker["killed"] and b.status == "ok" and b.text
+    assert [e["kind"] for e in result.arbiter_events].count("revoke") == 1
