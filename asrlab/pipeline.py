@@ -76,7 +76,8 @@ class JobRecord:
             ("transcribe()", summary.get("transcribe_s")),
             ("list(segments)", summary.get("iterate_s")),
         ]
-        total = self.total_s
+        # Until the last work ended: under the legacy guard the decode outlives the client's answer.
+        total = max(self.total_s, t.get("segments done", 0.0))
         out = [
             {"stage": s, "seconds": v, "share": (v / total if v and total else None)}
             for s, v in rows
