@@ -79,7 +79,7 @@ def trace_one(
         **trace.to_dict(),
         "provenance": provenance.record(
             model=model.name,
-            model_sha256=models.sha256_of(models.resolve(model.name)),
+            model_sha256=models.sha256_of(model.model_path),
             model_load_s=load_s,
         ),
     }

@@ -417,17 +417,22 @@ class TracedModel(WhisperModel):
             )
             yield seg
 
-    def run(self, audio: Any, config: DecodeConfig) -> DecodeTrace:
-        """Seed the sampler, transcribe ``audio`` with ``config``, iterate to the end.
+    def start(self, audio: Any, config: DecodeConfig) -> Iterator[Segment]:
+        """Seed the sampler and transcribe ``audio`` with ``config``; the segments, lazily.
 
-        Returns the finished trace (its ``segments`` hold the transcript).
+        ``last_trace`` carries the config (and its hash) and fills in as they are iterated.
         """
         self.reseed(config.seed)
         segments, _ = self.transcribe(audio, **config.transcribe_kwargs())
-        for _ in segments:
-            pass
         assert self.last_trace is not None
         self.last_trace.config = asdict(config) | {"config_hash": config.config_hash()}
+        return iter(segments)
+
+    def run(self, audio: Any, config: DecodeConfig) -> DecodeTrace:
+        """`start`, then iterate to the end; the finished trace (``segments`` hold the text)."""
+        for _ in self.start(audio, config):
+            pass
+        assert self.last_trace is not None
         return self.last_trace
 
 

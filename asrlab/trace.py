@@ -126,13 +126,7 @@ class DecodeTrace:
     @property
     def traced_s(self) -> float:
         """Seconds accounted for by named stages (audio decode, features, encoder, decoder)."""
-        return (
-            self.audio_decode_s
-            + self.feature_s
-            + self.language_encode_s
-            + self.language_detect_s
-            + sum(w.encode_s + w.detect_s + w.decode_s for w in self.windows)
-        )
+        return self._traced_inside_transcribe() + self._traced_while_iterating()
 
     @property
     def coverage(self) -> float:

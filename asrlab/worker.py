@@ -24,7 +24,7 @@ import concurrent.futures
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Literal
 
@@ -175,10 +175,8 @@ def _run_job(
 
     conn.send(("started", job_id, time.monotonic()))
     try:
-        config = DecodeConfig(**decode_fields)
-        model.reseed(config.seed)
         model.deadline = deadline if policy == "cooperative" else None
-        segments, _ = model.transcribe(samples, **config.transcribe_kwargs())
+        segments = model.start(samples, DecodeConfig(**decode_fields))
         guard = None
         if policy == "legacy_thread":
             found, guard = legacy_guard(segments, segments_timeout_s)
@@ -189,9 +187,7 @@ def _run_job(
                 out.append(segment_dict(seg))
                 if mode == "streaming":
                     conn.send(("segment", job_id, out[-1], time.monotonic()))
-        trace = model.last_trace
-        trace.config = asdict(config) | {"config_hash": config.config_hash()}
-        payload = {"segments": out, "trace": trace.to_dict(), "guard": guard}
+        payload = {"segments": out, "trace": model.last_trace.to_dict(), "guard": guard}
         conn.send(("done", job_id, payload, time.monotonic()))
     except Exception as e:  # reported to the caller as the job's error, the worker lives on
         conn.send(("error", job_id, f"{type(e).__name__}: {e}", time.monotonic()))
