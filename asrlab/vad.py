@@ -1,12 +1,16 @@
 """The VAD stage: Silero speech spans, from one of two backends driven by one config.
 
-Backends (`BACKENDS`):
+Backends (`BACKENDS`, the pair the lab compares, and `ALL_BACKENDS`):
 
 - ``"onnx"``: faster-whisper 1.2.1's own Silero VAD, exactly as ``vad_filter=True`` runs it:
   ``faster_whisper.vad.get_speech_timestamps`` on ONNX Runtime (one intra-op thread), up
   to 10,000 frames (320 s) scored per session call.
-- ``"torch"``: the ``silero-vad`` package's TorchScript model (``load_silero_vad()``) and its
-  ``get_speech_timestamps``, one 32 ms frame per model call.
+- ``"torch"``: the ``silero-vad`` package's ``get_speech_timestamps`` on torch, one 32 ms frame
+  per model call, with the TorchScript model of silero-vad 6.0/6.1 (`V60_JIT`): the Silero v6.0
+  weights, the ones faster-whisper 1.2.1 bundles as ONNX. Same weights, so the pair differs only
+  in runtime and framing: on the corpus their frame probabilities agree to 2e-6.
+- ``"torch_v6.2"``: the same code with the model silero-vad 6.2.3 itself ships
+  (``load_silero_vad()``), Silero's v6.2 weights, for what newer weights change.
 
 Both turn per-frame speech probabilities into spans with the same algorithm, but their defaults
 differ (silero-vad: 100 ms minimum silence, 30 ms padding, 250 ms minimum speech, and the
@@ -14,14 +18,16 @@ differ (silero-vad: 100 ms minimum silence, 30 ms padding, 250 ms minimum speech
 and is handed, translated, to both, so the post-processing is identical: given the same
 probabilities, both give the same spans to the sample (tests/test_vad.py checks it).
 
-What still differs is the model. faster-whisper 1.2.1 (released 2025-10-31) bundles a Silero v6
-graph rebuilt before Silero's v6.2 weights (SYSTRAN/faster-whisper#1390 brought those later);
-silero-vad 6.2.3 ships v6.2. Their frame probabilities differ by up to 0.8 on the corpus, which
-moves a span boundary wherever a probability sits near the threshold: on the bundled corpus up to
-176 ms (en_librispeech_1089-134686-0001, the start of its only span: v6.2 first crosses 0.5 at
-0.576 s, v6.0 at 0.352 s). `frame_probs` shows the probabilities. Two framing details of
-faster-whisper also differ, harmlessly: it scores one extra all-zero frame when the length is a
-multiple of 512 samples, and zeroes the last 64 samples of the final frame.
+Why the v6.0 TorchScript file is bundled (asrlab/data/vad/PROVENANCE.md): faster-whisper 1.2.1
+(2025-10-31) ships Silero v6.0 weights, rebuilt before v6.2 (SYSTRAN/faster-whisper#1390 brought
+those later), and silero-vad 6.2.3 ships v6.2. The packages that ship v6.0 on torch, silero-vad
+6.0.0 and 6.1.0, import torchaudio, which has no wheel for the lab's torch 2.13. The v6.0 and
+v6.2 probabilities differ by up to 0.8 on the corpus, which moves a span boundary wherever a
+probability sits near the threshold: up to 176 ms (en_librispeech_1089-134686-0001, the start of
+its only span: v6.2 first crosses 0.5 at 0.576 s, v6.0 at 0.352 s). `frame_probs` shows the
+probabilities. Two framing details of faster-whisper also differ, harmlessly: it scores one
+extra all-zero frame when the length is a multiple of 512 samples, and zeroes the last 64 samples
+of the final frame.
 
 Importing this module is cheap: faster-whisper, torch and silero_vad load on first use.
 """
@@ -36,6 +42,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,7 +50,10 @@ import numpy as np
 from asrlab.audio import SAMPLE_RATE_HZ, validate
 from asrlab.errors import ConfigError
 
-BACKENDS = ("onnx", "torch")
+BACKENDS = ("onnx", "torch")  # the same Silero weights on two runtimes: the comparison
+ALL_BACKENDS = (*BACKENDS, "torch_v6.2")
+# Silero v6.0 as TorchScript, byte-for-byte from the silero-vad 6.1.0 wheel (MIT, PROVENANCE.md).
+V60_JIT = Path(__file__).resolve().parent / "data" / "vad" / "silero_vad_v6.0.jit"
 FRAME_SAMPLES = 512  # Silero's window at 16 kHz: one probability per 32 ms
 # Frames of one call are sequential (an LSTM), so a second thread only splits 512-sample matrix
 # products: on 2 cores it measured no faster, and it would take the core the decoder runs on.
@@ -241,7 +251,7 @@ def frame_probs(samples: np.ndarray, backend: str = "onnx") -> np.ndarray:
         return np.asarray(get_vad_model()(padded), dtype=np.float32).reshape(-1)
     import torch
 
-    model = _silero_model()
+    model = _silero_model(_TORCH_WEIGHTS[backend])
     padded = torch.from_numpy(np.pad(x, (0, -len(x) % FRAME_SAMPLES)))
     with _torch_session():
         model.reset_states()
@@ -254,13 +264,18 @@ def frame_probs(samples: np.ndarray, backend: str = "onnx") -> np.ndarray:
 Bounds = list[tuple[int, int]]  # (start, end) sample indices of each span
 
 
+# The torch backends: which Silero weights each loads.
+_TORCH_WEIGHTS = {"torch": "v6.0", "torch_v6.2": "v6.2"}
+
+
 def _runner(backend: str) -> Callable[[np.ndarray, VadConfig], Bounds]:
-    runners = {"onnx": _detect_onnx, "torch": _detect_torch}
-    if backend not in runners:
-        raise ConfigError(
-            "backend", backend, f"no such VAD backend; available: {', '.join(BACKENDS)}"
-        )
-    return runners[backend]
+    if backend == "onnx":
+        return _detect_onnx
+    if backend in _TORCH_WEIGHTS:
+        return functools.partial(_detect_torch, weights=_TORCH_WEIGHTS[backend])
+    raise ConfigError(
+        "backend", backend, f"no such VAD backend; available: {', '.join(ALL_BACKENDS)}"
+    )
 
 
 def _faster_whisper_options(config: VadConfig) -> dict[str, Any]:
@@ -294,10 +309,10 @@ def _detect_onnx(x: np.ndarray, config: VadConfig) -> Bounds:
     return [(int(d["start"]), int(d["end"])) for d in found]
 
 
-def _detect_torch(x: np.ndarray, config: VadConfig) -> Bounds:
+def _detect_torch(x: np.ndarray, config: VadConfig, weights: str) -> Bounds:
     import torch
 
-    silero_vad, model = _import_silero_vad(), _silero_model()
+    silero_vad, model = _import_silero_vad(), _silero_model(weights)
     # from_numpy shares memory and warns on read-only arrays; silero only reads it.
     tensor = torch.from_numpy(x if x.flags.writeable else x.copy())
     with _torch_session():
@@ -329,13 +344,21 @@ def _torch_session() -> Iterator[None]:
 
 
 @functools.cache
-def _silero_model() -> Any:
-    """silero-vad's TorchScript model, loaded once per process."""
+def _silero_model(weights: str) -> Any:
+    """A Silero TorchScript model ("v6.0": the bundled file; "v6.2": silero-vad's), loaded once
+    per process."""
+    import torch
+
     silero_vad = _import_silero_vad()
     with warnings.catch_warnings():
         # importlib.resources.path and torch.jit.load deprecations inside silero-vad 6.2.3.
         warnings.simplefilter("ignore", DeprecationWarning)
-        return silero_vad.load_silero_vad(onnx=False)
+        if weights == "v6.2":
+            return silero_vad.load_silero_vad(onnx=False)
+        # What silero-vad's own loader does with its file (init_jit_model).
+        model = torch.jit.load(str(V60_JIT), map_location="cpu")
+        model.eval()
+        return model
 
 
 @functools.cache
