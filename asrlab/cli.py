@@ -1,4 +1,4 @@
-"""The ``asrlab`` command line: transcribe with a trace, reproduce the incident, list models."""
+"""The ``asrlab`` command line: transcribe with a trace, reproduce the incident, sweep, models."""
 
 from __future__ import annotations
 
@@ -243,6 +243,36 @@ def run_replays(model: str, remedies: str, out: Path) -> Path:
         f"executed notebooks, HTML, figures and results.parquet under {run_dir}"
     )
     return run_dir
+
+
+@app.command(name="sweep")
+def run_experiment(
+    file: Annotated[Path, typer.Argument(help="Experiment YAML (see experiments/README.md).")],
+    jobs: Annotated[
+        int, typer.Option(help="Points run at once (lowered so points x cpu_threads <= cores).")
+    ] = 1,
+    out: Annotated[
+        Path | None, typer.Option(help="Run folder (default: RUNS_ROOT/<name>/<timestamp>).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Re-execute points found in the cache.")] = False,
+    runs_root: Annotated[
+        Path, typer.Option(help="Parent of the run folders and of the cache (.cache/).")
+    ] = Path("runs"),
+) -> None:
+    """Run FILE's grid of notebook points, cached; exit 1 if any point failed, 2 on a bad file."""
+    from asrlab import sweep
+
+    try:
+        experiment = sweep.load_experiment(file)
+        result = sweep.run_sweep(
+            experiment, jobs=jobs, out_dir=out, force=force, runs_root=runs_root
+        )
+    except AsrlabError as e:
+        _fail(e)
+    else:
+        typer.echo(result.summary())
+        if result.n_failed:
+            raise typer.Exit(1)
 
 
 @app.command(name="models")

@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -211,3 +212,130 @@ def load_source(
         )
     clip = get(source)
     return clip.load(), clip.clip_id
+
+
+# --- audio classes: the sweeps' items ----------------------------------------------------------
+
+
+class AudioItem(NamedTuple):
+    """One thing to decode in a sweep; a plain 4-tuple to unpack, with names.
+
+    Attributes:
+        item_id: ``"<audio class>/<what it is>"``, e.g. ``"noisy_en_snr0/jfk+pink_noise_seed0"``;
+            `asrlab.evaluate` reads the class from the part before the ``/``.
+        samples: float32 mono 16 kHz, shape (n_samples,).
+        reference: what was said; ``""`` for non-speech (its right transcript is nothing, so
+            every word decoded is an insertion); None where it is not known.
+        language: the speech's Whisper language code; ``""`` for non-speech, which has none.
+    """
+
+    item_id: str
+    samples: np.ndarray
+    reference: str | None
+    language: str
+
+
+# Speech classes: language and the clip-id prefixes they draw on. The 72 s LJ Speech clip and the
+# unlabelled multilingual clip stay out: items must be short and have a reference.
+_SPEECH_CLASSES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "clean_en": ("en", ("en_librispeech_", "jfk")),
+    "clean_zh": ("zh", ("zh_aishell_", "zh_paddlespeech_")),
+}
+# Noisy classes: the clean class they mix noise into, and the SNR in dB.
+_NOISY_CLASSES: dict[str, tuple[str, float]] = {
+    f"noisy_{lang}_snr{snr}": (f"clean_{lang}", float(snr))
+    for lang in ("en", "zh")
+    for snr in (10, 0)
+}
+_NON_SPEECH_CLASSES = ("noise", "tone", "near_silence")
+NON_SPEECH_LENGTH_S = 11.0  # the incident's clip: 11 s of noise
+_TONE_FREQS_HZ = (440.0, 1000.0, 3000.0)
+_NOISE_KINDS = ("pink_noise", "white_noise")  # alternated, item by item
+
+
+def audio_classes() -> tuple[str, ...]:
+    """The names `class_audio` accepts: clean speech, speech in noise, non-speech."""
+    return (*_SPEECH_CLASSES, *_NOISY_CLASSES, *_NON_SPEECH_CLASSES)
+
+
+def class_audio(
+    name: str, *, length_s: float | None = None, seed: int = 0, max_items: int = 2
+) -> list[AudioItem]:
+    """Up to `max_items` items of audio class `name`, the same for the same arguments.
+
+    - ``clean_en`` / ``clean_zh``: the LibriSpeech clips and jfk / the AISHELL clips and the
+      PaddleSpeech demo, in manifest order. With `length_s`, item i is `concat_to_length` of the
+      class's clips starting from the i-th (so its reference is what that length holds).
+    - ``noisy_{en,zh}_snr{10,0}``: the clean items with seeded pink (even items) or white (odd
+      items) noise mixed in at that SNR by `audio.mix_at_snr`; the reference is unchanged.
+    - ``noise``: white, then pink noise; ``tone``: sines of 440 Hz, 1 kHz, 3 kHz;
+      ``near_silence``: -80 dBFS white noise. Seeded where random (item i: `seed` + i // 2 for
+      noise, `seed` + i for near silence); `length_s` defaults to 11 s, as in the incident.
+
+    Decoding is what costs (up to ~2x real time per item at beam 10 on noise on 2 cores), hence
+    the small default `max_items`; speech classes hold 6 clips at most, tones 3.
+
+    Raises:
+        ConfigError: an unknown class (the message lists them), `max_items` < 1, or a bad length.
+    """
+    if max_items < 1:
+        raise ConfigError("max_items", max_items, "must be >= 1")
+    if name in _SPEECH_CLASSES:
+        return _speech_items(name, length_s, max_items)
+    if name in _NOISY_CLASSES:
+        clean, snr_db = _NOISY_CLASSES[name]
+        return [
+            _with_noise(item, name, snr_db, i, seed)
+            for i, item in enumerate(_speech_items(clean, length_s, max_items))
+        ]
+    if name in _NON_SPEECH_CLASSES:
+        length = NON_SPEECH_LENGTH_S if length_s is None else length_s
+        return _non_speech_items(name, length, seed, max_items)
+    raise ConfigError(
+        "audio_class", name, f"no such class; available: {', '.join(audio_classes())}"
+    )
+
+
+def _speech_items(name: str, length_s: float | None, max_items: int) -> list[AudioItem]:
+    language, prefixes = _SPEECH_CLASSES[name]
+    pool = [c for c in clips(language, with_reference=True) if c.clip_id.startswith(prefixes)]
+    items: list[AudioItem] = []
+    for i, clip in enumerate(pool[:max_items]):
+        if length_s is None:
+            samples, reference, what = clip.load(), clip.reference_text, clip.clip_id
+        else:
+            samples, reference = concat_to_length(pool[i:] + pool[:i], length_s)
+            what = f"{clip.clip_id}+{length_s:g}s"
+        items.append(AudioItem(f"{name}/{what}", samples, reference, language))
+    return items
+
+
+def _with_noise(item: AudioItem, name: str, snr_db: float, i: int, seed: int) -> AudioItem:
+    from asrlab import audio
+
+    kind = _NOISE_KINDS[i % 2]
+    noise = getattr(audio, kind)(len(item.samples) / SAMPLE_RATE_HZ, seed=seed + i)
+    what = item.item_id.partition("/")[2]
+    return AudioItem(
+        f"{name}/{what}+{kind}_seed{seed + i}",
+        audio.mix_at_snr(item.samples, noise, snr_db),
+        item.reference,
+        item.language,
+    )
+
+
+def _non_speech_items(name: str, length_s: float, seed: int, max_items: int) -> list[AudioItem]:
+    from asrlab import audio
+
+    items: list[tuple[str, np.ndarray]] = []
+    if name == "noise":
+        for i in range(max_items):
+            kind, s = ("white_noise", "pink_noise")[i % 2], seed + i // 2
+            items.append((f"{kind}_seed{s}", getattr(audio, kind)(length_s, seed=s)))
+    elif name == "tone":
+        for freq_hz in _TONE_FREQS_HZ[:max_items]:
+            items.append((f"{freq_hz:g}hz", audio.tone(length_s, freq_hz=freq_hz)))
+    else:
+        for i in range(max_items):
+            items.append((f"seed{seed + i}", audio.near_silence(length_s, seed=seed + i)))
+    return [AudioItem(f"{name}/{what}", x, "", "") for what, x in items]

@@ -170,3 +170,25 @@ class LeaseRejected(AsrlabError):
     def __reduce__(self) -> tuple[type, tuple[str, str, float]]:
         # Rebuild from the fields, not from ``args`` (which hold only the reason).
         return (type(self), (self.reason, self.state, self.waited_ms))
+
+
+class PointTimeout(AsrlabError):
+    """A sweep point ran past the experiment's ``timeout_s``; its kernel was killed.
+
+    The sweep records the point as failed with this text and goes on with the others.
+
+    Attributes:
+        point_id: the point (``asrlab.sweep.Point.point_id``).
+        timeout_s: the experiment's limit per point, in seconds.
+    """
+
+    def __init__(self, point_id: str, timeout_s: float) -> None:
+        self.point_id = point_id
+        self.timeout_s = timeout_s
+        super().__init__(
+            f"point {point_id} ran past its {timeout_s:g} s limit (timeout_s in the experiment "
+            "YAML); its kernel was killed"
+        )
+
+    def __reduce__(self) -> tuple[type, tuple[str, float]]:
+        return (type(self), (self.point_id, self.timeout_s))

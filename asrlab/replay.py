@@ -9,18 +9,14 @@ is 11.2 s of pink noise (seed 3), which at the incident preset climbs the whole 
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from asrlab import corpus, vad
-from asrlab.arbiter import ArbiterConfig, Lease, RealtimeArbiter
-from asrlab.manager import WorkerManager
-from asrlab.pipeline import JobRecord, Node
-from asrlab.remedies import Remedy, remedy
-from asrlab.worker import WorkerConfig
+from asrlab import corpus, service
+from asrlab.pipeline import JobRecord
+from asrlab.remedies import Remedy
 
 
 @dataclass(frozen=True)
@@ -60,8 +56,7 @@ class ReplayResult:
     def rows(self) -> list[dict[str, Any]]:
         """One row per job for results.parquet: the record, the remedy, the replay settings."""
         base = {f"replay_{k}": v for k, v in asdict(self.config).items()}
-        remedy_row = {f"remedy_{k}": v for k, v in self.remedy.row().items()}
-        remedy_row["remedy_decode"] = json.dumps(remedy_row["remedy_decode"])
+        remedy_row = service.remedy_columns(self.remedy)
         return [
             record.row() | {"role": role, "source": label} | base | remedy_row
             for role, record, label in (("A", self.a, self.a_label), ("B", self.b, self.b_label))
@@ -70,13 +65,11 @@ class ReplayResult:
 
 def effective_remedy(config: ReplayConfig) -> Remedy:
     """The named remedy with the replay's threshold overrides applied."""
-    chosen = remedy(config.remedy)
-    overrides: dict[str, Any] = {}
-    if config.asr_timeout_s is not None:
-        overrides["asr_timeout_s"] = config.asr_timeout_s
-    if config.segments_timeout_s is not None:
-        overrides["segments_timeout_s"] = config.segments_timeout_s
-    return replace(chosen, **overrides)
+    return service.effective_remedy(
+        config.remedy,
+        asr_timeout_s=config.asr_timeout_s,
+        segments_timeout_s=config.segments_timeout_s,
+    )
 
 
 def replay(config: ReplayConfig) -> ReplayResult:
@@ -86,31 +79,7 @@ def replay(config: ReplayConfig) -> ReplayResult:
         config.a_source, length_s=config.a_length_s, noise_seed=config.a_noise_seed
     )
     b_samples, b_label = corpus.load_source(config.b_source)
-    worker_config = WorkerConfig(
-        model=config.model,
-        cpu_threads=config.worker_threads,
-        compute_type=config.compute_type,
-        policy=chosen.policy,
-        asr_timeout_s=chosen.asr_timeout_s,
-        segments_timeout_s=chosen.segments_timeout_s,
-        result_mode=chosen.result_mode,
-    )
-    arbiter_config = ArbiterConfig(
-        capacity=config.capacity,
-        default_hold_max_ms=config.hold_max_ms,
-        acquire_timeout_ms=config.acquire_timeout_ms,
-        policy=chosen.arbiter_policy,
-    )
-    vad.warm_up(config.vad_backend)  # production's VAD model is loaded before jobs arrive
-
-    def revoke(lease: Lease, why: str) -> None:
-        node.revoke(lease, why)  # `node` is bound below, before any lease can be granted
-
-    with (
-        WorkerManager(worker_config) as manager,
-        RealtimeArbiter(arbiter_config, on_revoke=revoke) as arbiter,
-    ):
-        node = Node(arbiter, manager, chosen, vad_backend=config.vad_backend)
+    with service.service(chosen, **service.settings(config)) as node:
         records: dict[str, JobRecord] = {}
         job_a = threading.Thread(target=lambda: records.update(A=node.run("A", a_samples)))
         started = time.monotonic()
@@ -121,7 +90,7 @@ def replay(config: ReplayConfig) -> ReplayResult:
         job_a.join()
         for record in records.values():
             node.settle(record)
-        events = [asdict(e) for e in arbiter.core.events]
+        events = service.arbiter_events(node.arbiter)
     return ReplayResult(config, chosen, records["A"], records["B"], a_label, b_label, events)
 
 

@@ -172,3 +172,59 @@ def timeline_figure(
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def class_sweep_figure(table: Any, x: str, title: str = "") -> Figure:
+    """`evaluate.class_table` rows over one swept knob `x`, one line per audio class.
+
+    Panels: median RTF, worst RTF (both log scale: non-speech runs 10-100x speech), and
+    accuracy (speech: WER or CER in %; non-speech: units inserted per clip).
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4.2), constrained_layout=True)
+    panels = [
+        ("rtf_median", "median RTF (s per audio s)", True),
+        ("rtf_worst", "worst RTF", True),
+        ("error_rate", "speech: WER / CER (%)", False),
+        ("inserted_per_clip", "non-speech: units inserted per clip", False),
+    ]
+    data = table.assign(error_rate=table["error_rate"] * 100)
+    for ax, (column, label, log) in zip(axes, panels, strict=True):
+        shown = data.dropna(subset=[column])
+        if len(shown):
+            sns.lineplot(shown, x=x, y=column, hue="audio_class", marker="o", ax=ax)
+        ax.set(ylabel=label, xlabel=x, yscale="log" if log and len(shown) else "linear")
+        if ax.get_legend() is not None and ax is not axes[-1]:
+            ax.get_legend().remove()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def length_figure(rows: Any, title: str = "") -> Figure:
+    """Cost against audio length (`evaluate` rows with ``length_s`` and ``condition``).
+
+    Panels: RTF, segments, seconds per 30 s window and attempts per window, against length:
+    if cost grew with segments, the seconds per window would not depend on the attempts.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    data = rows.assign(window_s=rows["iterate_s"] / rows["windows"].clip(lower=1))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4.2), constrained_layout=True)
+    panels = [
+        ("rtf", "RTF (s per audio s)"),
+        ("n_segments", "segments"),
+        ("window_s", "decode s per 30 s window"),
+        ("attempts_per_window", "attempts per window"),
+    ]
+    for ax, (column, label) in zip(axes, panels, strict=True):
+        sns.lineplot(data, x="length_s", y=column, hue="condition", marker="o", ax=ax)
+        ax.set(xlabel="audio length (s)", ylabel=label, xscale="log")
+        if ax is not axes[-1] and ax.get_legend() is not None:
+            ax.get_legend().remove()
+    if title:
+        fig.suptitle(title)
+    return fig
