@@ -228,3 +228,35 @@ def length_figure(rows: Any, title: str = "") -> Figure:
     if title:
         fig.suptitle(title)
     return fig
+
+
+def scoreboard_figure(board: Any, title: str = "") -> Figure:
+    """Remedies on failure rate against p95 latency, coloured by accuracy; the front circled.
+
+    ``board`` is `asrlab.scoreboard.run`'s first table (needs ``remedy``, ``failure_rate``,
+    ``latency_p95_s``, ``error_rate_mean``, ``stress_rtf_worst``, ``pareto``).
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, (ax, ax_rtf) = plt.subplots(1, 2, figsize=(15, 5.5), constrained_layout=True)
+    data = board.assign(failure_pct=board["failure_rate"] * 100)
+    sns.scatterplot(
+        data, x="latency_p95_s", y="failure_pct", hue="error_rate_mean", palette="viridis_r",
+        s=90, ax=ax,
+    )
+    front = data[data["pareto"]].sort_values("latency_p95_s")
+    ax.plot(front["latency_p95_s"], front["failure_pct"], "--", color="#d62728", label="front")
+    ax.scatter(front["latency_p95_s"], front["failure_pct"], s=260, facecolors="none",
+               edgecolors="#d62728")
+    for _, row in data.iterrows():
+        ax.annotate(row["remedy"], (row["latency_p95_s"], row["failure_pct"]), fontsize=7,
+                    xytext=(4, 4), textcoords="offset points")
+    ax.set(xlabel="p95 latency (s)", ylabel="failed jobs (%)",
+           title="Pareto front: failures, p95 latency, WER/CER (colour: mean error rate)")
+    order = data.sort_values("stress_rtf_worst")
+    sns.barplot(order, y="remedy", x="stress_rtf_worst", hue="pareto", dodge=False, ax=ax_rtf)
+    ax_rtf.set(xscale="log", xlabel="worst RTF on stress jobs (latency / audio s)", ylabel="")
+    if title:
+        fig.suptitle(title)
+    return fig
