@@ -527,7 +527,7 @@ Notebook `{e.notebook}`; {r.wall_s:.1f} s wall, jobs {r.jobs}.
 | points | run | cached | failed |
 |---|---|---|---|
 | {n} | {r.n_run} | {r.n_cached} | {r.n_failed} |
-
+{across}
 ## Points
 
 | point | repeat | parameters | status | cached | seconds | error |
@@ -558,7 +558,11 @@ def write_reports(experiment: Experiment, result: SweepResult) -> None:
         for png in sorted((result.out_dir / folder).rglob("*.png")):
             src = png.relative_to(result.out_dir).as_posix()
             figures.append(f"### {o.point.point_id}: {png.name}\n\n![{png.name}]({src})\n")
+    from asrlab.summaries import across_points
+
     lists = {"points": "\n".join(points), "figures": "\n".join(figures)}
+    summary = across_points(experiment.notebook.stem, result.results, result.out_dir)
+    lists["across"] = f"\n## Across points\n\n{summary}\n" if summary else ""
     text = REPORT.format(e=experiment, r=result, n=len(result.outcomes), **lists)
     (result.out_dir / "report.md").write_text(text, encoding="utf-8")
     body = mistune.create_markdown(escape=True, plugins=["table"])(text)

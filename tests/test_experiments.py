@@ -49,6 +49,9 @@ def test_smoke_sweep_runs_with_tiny_parameters(tmp_path: Path) -> None:
     assert (table["status"] == "ok").all() and table["model_sha256"].str.len().eq(64).all()
     clean = table[table["audio_class"] == "clean_en"]
     assert (clean["error_rate"] < 0.2).all()
+    report = (result.out_dir / "report.md").read_text()
+    assert "## Across points" in report and "| clean_en | 1 |" in report
+    assert (result.out_dir / "beam_size.png").stat().st_size > 10_000
     again = sweep.run_sweep(experiment, runs_root=tmp_path, progress=False)
     assert (again.n_run, again.n_cached) == (0, 2)
 

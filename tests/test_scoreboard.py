@@ -49,3 +49,17 @@ def test_error_rates_pool_errors_over_reference_lengths() -> None:
     )
     rates = scoreboard.error_rates(rows)
     assert rates == {"wer_en": pytest.approx(4 / 40), "cer_zh": pytest.approx(2 / 8)}
+
+
+def test_summaries_table_and_guard(tmp_path) -> None:
+    from asrlab import summaries
+
+    frame = pd.DataFrame({"a": [1.0, math.nan], "b": ["x|y", "z"]})
+    assert summaries.markdown_table(frame).splitlines() == [
+        "| a | b |", "|---|---|", "| 1 | x\\|y |", "| - | z |"
+    ]
+    failed = pd.DataFrame({"status": ["failed"]})
+    assert summaries.across_points("02_beam_size", failed, tmp_path) is None
+    assert summaries.across_points("01_incident_replay", failed, tmp_path) is None
+    broken = pd.DataFrame({"status": ["ok"]})  # no result columns: reported, not raised
+    assert "failed: KeyError" in summaries.across_points("02_beam_size", broken, tmp_path)
