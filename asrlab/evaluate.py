@@ -17,7 +17,8 @@ Non-speech has no language; its transcript is normalised in the language the mod
 Columns, per row (one item):
     item_id, audio_class, language (the item's), detected_language, language_probability,
     audio_s, wall_s, transcribe_s, iterate_s, rtf, coverage: from `DecodeTrace.summary`;
-    windows, attempts, attempts_max (most in one window), attempts_per_window,
+    windows, attempts, attempts_max (most in one window), attempts_per_window, window_s
+    (seconds iterating per 30 s window),
     fallbacks (attempts after each window's first), token_limit_hits (repetition loops),
     n_segments, tokens (best hypotheses, all attempts), tokens_all (every sampled hypothesis),
     verdicts (per window, comma-separated, windows joined by ``|``: ``"retry,retry,accepted"``),
@@ -115,6 +116,7 @@ def _trace_columns(trace: DecodeTrace) -> dict[str, Any]:
         "attempts": s["attempts"],
         "attempts_max": max(per_window, default=0),
         "attempts_per_window": s["attempts"] / s["windows"] if s["windows"] else math.nan,
+        "window_s": s["iterate_s"] / max(1, s["windows"]),
         "fallbacks": sum(max(0, n - 1) for n in per_window),
         "token_limit_hits": sum(a.hit_token_limit for a in trace.attempts),
         "n_segments": s["segments"],

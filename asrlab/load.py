@@ -31,7 +31,7 @@ from asrlab import corpus, service
 from asrlab.errors import ConfigError
 from asrlab.metrics import percentiles
 from asrlab.pipeline import JobRecord, Node
-from asrlab.remedies import REMEDIES
+from asrlab.service import ServiceSettings, none_or_positive, positive, whole
 
 LANG_PREFIX = "lang:"  # "lang:zh": Mandarin speech from the corpus (see `load_item`)
 WINDOW_S = 30.0  # one Whisper window: a whole-clip draw keeps to single-window utterances
@@ -71,55 +71,33 @@ DEFAULT_MIX: tuple[MixItem, ...] = (
 
 
 @dataclass(frozen=True)
-class WorkloadConfig:
-    """One workload: the service (model, remedy, thresholds) and the traffic sent to it.
+class WorkloadConfig(ServiceSettings):
+    """One workload: the service (`ServiceSettings`: model, remedy, thresholds) and the traffic
+    sent to it.
 
     Attributes:
-        model, compute_type, worker_threads: the worker's (see `asrlab.service.service`).
-        remedy: a name in `asrlab.remedies.REMEDIES`.
-        asr_timeout_s, segments_timeout_s: overrides of the remedy's thresholds (None: its own).
-        hold_max_ms, acquire_timeout_ms, capacity: the arbiter's.
         rate_per_min: mean arrival rate, jobs per minute (Poisson arrivals).
         n_jobs: jobs in the workload.
         clients: concurrent clients; at most this many jobs are in flight, and a job that
             arrives while all are busy waits for one (that wait counts in its latency).
         seed: seeds the arrivals, the mix draws and every job's own seed.
         mix: what the jobs are (`MixItem`s, or plain tuples in that field order).
-        vad_backend: the node's VAD backend.
     """
 
-    model: str = "base"
-    compute_type: str = "float32"
-    worker_threads: int = 0
-    remedy: str = "incident"
-    asr_timeout_s: float | None = None
-    segments_timeout_s: float | None = None
-    hold_max_ms: float = 20_000.0
-    acquire_timeout_ms: float = 5_000.0
-    capacity: int = 1
     rate_per_min: float = 6.0
     n_jobs: int = 20
     clients: int = 4
     seed: int = 0
     mix: tuple[MixItem, ...] = DEFAULT_MIX
-    vad_backend: str = "onnx"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         object.__setattr__(self, "mix", tuple(_mix_item(m) for m in self.mix))
         checks: list[tuple[str, bool, str]] = [
-            ("model", bool(self.model), "must name a model"),
-            ("compute_type", bool(self.compute_type), "must name a compute type"),
-            ("worker_threads", _whole(self.worker_threads, 0), "must be a whole number >= 0"),
-            ("remedy", self.remedy in REMEDIES, f"no such remedy; available: {list(REMEDIES)}"),
-            ("asr_timeout_s", _none_or_positive(self.asr_timeout_s), "must be None or > 0 s"),
-            ("segments_timeout_s", _none_or_positive(self.segments_timeout_s), "None or > 0 s"),
-            ("hold_max_ms", _positive(self.hold_max_ms), "must be > 0 ms"),
-            ("acquire_timeout_ms", _positive(self.acquire_timeout_ms + 1), "must be >= 0 ms"),
-            ("capacity", _whole(self.capacity, 1), "must be a whole number >= 1"),
-            ("rate_per_min", _positive(self.rate_per_min), "must be a finite rate > 0 per min"),
-            ("n_jobs", _whole(self.n_jobs, 1), "must be a whole number >= 1"),
-            ("clients", _whole(self.clients, 1), "must be a whole number >= 1"),
-            ("seed", _whole(self.seed, 0), "must be a whole number >= 0"),
+            ("rate_per_min", positive(self.rate_per_min), "must be a finite rate > 0 per min"),
+            ("n_jobs", whole(self.n_jobs, 1), "must be a whole number >= 1"),
+            ("clients", whole(self.clients, 1), "must be a whole number >= 1"),
+            ("seed", whole(self.seed, 0), "must be a whole number >= 0"),
             ("mix", bool(self.mix), "needs at least one item"),
         ]
         for name, ok, why in checks:
@@ -130,18 +108,6 @@ class WorkloadConfig:
         """``workload_*`` columns for every result row (the mix as JSON, for parquet)."""
         fields = asdict(self) | {"mix": json.dumps([list(m) for m in self.mix])}
         return {f"workload_{k}": v for k, v in fields.items()}
-
-
-def _positive(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
-
-
-def _none_or_positive(x: Any) -> bool:
-    return x is None or _positive(x)
-
-
-def _whole(x: Any, least: int) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= least
 
 
 def _mix_item(raw: Any) -> MixItem:
@@ -155,11 +121,11 @@ def _mix_item(raw: Any) -> MixItem:
     if not (stress or file or _language(item.source)):
         corpus.get(item.source)  # raises, listing the clips there are
     checks: list[tuple[str, bool, str]] = [
-        ("length_s", _none_or_positive(item.length_s), "must be None or > 0 s"),
+        ("length_s", none_or_positive(item.length_s), "must be None or > 0 s"),
         ("length_s", not (stress and item.length_s is None), "a stress source needs a length"),
         ("length_s", not (file and item.length_s is not None), "a file is taken whole: None"),
-        ("weight", _positive(item.weight), "must be a finite weight > 0"),
-        ("noise_seed", item.noise_seed is None or _whole(item.noise_seed, 0), "None or >= 0"),
+        ("weight", positive(item.weight), "must be a finite weight > 0"),
+        ("noise_seed", item.noise_seed is None or whole(item.noise_seed, 0), "None or >= 0"),
     ]
     for name, ok, why in checks:
         if not ok:
@@ -255,8 +221,8 @@ def load_item(item: MixItem, job_seed: int) -> JobAudio:
     language = _language(item.source)
     pool = corpus.clips(language, with_reference=True) if language else (corpus.get(item.source),)
     if item.length_s is None:
-        whole = [c for c in pool if c.duration_s <= WINDOW_S] or list(pool)
-        clip = whole[job_seed % len(whole)]
+        short = [c for c in pool if c.duration_s <= WINDOW_S] or list(pool)
+        clip = short[job_seed % len(short)]
         return JobAudio(
             clip.load(), clip.clip_id, "speech", clip.language, clip.reference_text or ""
         )
@@ -309,17 +275,12 @@ def run_workload(config: WorkloadConfig, *, progress: bool = True) -> WorkloadRe
     """
     jobs = plan(config)
     audios = [load_item(job.item, job.job_seed) for job in jobs]
-    chosen = service.effective_remedy(
-        config.remedy,
-        asr_timeout_s=config.asr_timeout_s,
-        segments_timeout_s=config.segments_timeout_s,
-    )
-    with service.service(chosen, **service.settings(config)) as node:
+    with service.service(config) as node:
         served = _serve(node, jobs, audios, config.clients, progress)
         for run in served:
             node.settle(run.record)
         events = service.arbiter_events(node.arbiter)
-    common = config.row() | service.remedy_columns(chosen)
+    common = config.row() | service.remedy_columns(node.remedy)
     rows = [
         _row(job, audio, run) | common for job, audio, run in zip(jobs, audios, served, strict=True)
     ]

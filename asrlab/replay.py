@@ -17,30 +17,21 @@ from typing import Any
 from asrlab import corpus, service
 from asrlab.pipeline import JobRecord
 from asrlab.remedies import Remedy
+from asrlab.service import ServiceSettings
 
 
 @dataclass(frozen=True)
-class ReplayConfig:
-    """One replay: the remedy, the two jobs, and the thresholds (None: the remedy's own)."""
+class ReplayConfig(ServiceSettings):
+    """One replay: the service (`ServiceSettings`: remedy, thresholds, model) and the two jobs.
 
-    model: str = "base"
-    remedy: str = "incident"
+    ``b_delay_s`` None: B arrives 1 s after A's lease would become overdue.
+    """
+
     a_source: str = "pink_noise"
     a_length_s: float = 11.2
     a_noise_seed: int = 3
     b_source: str = "zh_aishell_BAC009S0724W0121"
-    asr_timeout_s: float | None = None
-    segments_timeout_s: float | None = None
-    hold_max_ms: float = 20_000.0
-    acquire_timeout_ms: float = 5_000.0
-    b_delay_s: float | None = None  # None: 1 s after A's lease would become overdue
-    capacity: int = 1
-    vad_backend: str = "onnx"
-    worker_threads: int = 0  # the worker's CPU threads (0: one per core)
-    # float32 is the closest CPU analogue of production's float16 GPU numerics. It is also
-    # slower than int8 ("auto" on CPU): in int8 job A decodes in about 25 s on this 2-core
-    # machine, under the 30 s ASR timeout; in float32 in about 38 s, past it, as in production.
-    compute_type: str = "float32"
+    b_delay_s: float | None = None
 
 
 @dataclass
@@ -63,23 +54,13 @@ class ReplayResult:
         ]
 
 
-def effective_remedy(config: ReplayConfig) -> Remedy:
-    """The named remedy with the replay's threshold overrides applied."""
-    return service.effective_remedy(
-        config.remedy,
-        asr_timeout_s=config.asr_timeout_s,
-        segments_timeout_s=config.segments_timeout_s,
-    )
-
-
 def replay(config: ReplayConfig) -> ReplayResult:
     """Run jobs A and B through one node setup; return both records once A's fate is settled."""
-    chosen = effective_remedy(config)
     a_samples, a_label = corpus.load_source(
         config.a_source, length_s=config.a_length_s, noise_seed=config.a_noise_seed
     )
     b_samples, b_label = corpus.load_source(config.b_source)
-    with service.service(chosen, **service.settings(config)) as node:
+    with service.service(config) as node:
         records: dict[str, JobRecord] = {}
         job_a = threading.Thread(target=lambda: records.update(A=node.run("A", a_samples)))
         started = time.monotonic()
@@ -91,7 +72,7 @@ def replay(config: ReplayConfig) -> ReplayResult:
         for record in records.values():
             node.settle(record)
         events = service.arbiter_events(node.arbiter)
-    return ReplayResult(config, chosen, records["A"], records["B"], a_label, b_label, events)
+    return ReplayResult(config, node.remedy, records["A"], records["B"], a_label, b_label, events)
 
 
 def summary(rows: Any) -> dict[str, Any]:

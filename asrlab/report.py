@@ -212,7 +212,6 @@ def length_figure(rows: Any, title: str = "") -> Figure:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    data = rows.assign(window_s=rows["iterate_s"] / rows["windows"].clip(lower=1))
     fig, axes = plt.subplots(1, 4, figsize=(17, 4.2), constrained_layout=True)
     panels = [
         ("rtf", "RTF (s per audio s)"),
@@ -221,7 +220,7 @@ def length_figure(rows: Any, title: str = "") -> Figure:
         ("attempts_per_window", "attempts per window"),
     ]
     for ax, (column, label) in zip(axes, panels, strict=True):
-        sns.lineplot(data, x="length_s", y=column, hue="condition", marker="o", ax=ax)
+        sns.lineplot(rows, x="length_s", y=column, hue="condition", marker="o", ax=ax)
         ax.set(xlabel="audio length (s)", ylabel=label, xscale="log")
         if ax is not axes[-1] and ax.get_legend() is not None:
             ax.get_legend().remove()

@@ -50,8 +50,7 @@ def audio_length(results: pd.DataFrame, out_dir: Path) -> str:
     """Length x condition x language: RTF, segments, seconds per window, attempts per window."""
     from asrlab import report
 
-    rows = _ok(results).copy()
-    rows["window_s"] = rows["iterate_s"] / rows["windows"].clip(lower=1)
+    rows = _ok(results)
     columns = ["rtf", "n_segments", "windows", "window_s", "attempts_per_window", "error_rate"]
     table = (
         rows.groupby(["condition", "language", "length_s"])[columns].median().reset_index()
