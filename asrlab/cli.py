@@ -258,6 +258,14 @@ def run_experiment(
     runs_root: Annotated[
         Path, typer.Option(help="Parent of the run folders and of the cache (.cache/).")
     ] = Path("runs"),
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the points on a Dask cluster: tcp://HOST:PORT, or `local` (a LocalCluster "
+            "of --jobs workers). A remote cluster's workers need the run folder on a shared "
+            "filesystem at the same path, and the same asrlab install."
+        ),
+    ] = None,
 ) -> None:
     """Run FILE's grid of notebook points, cached; exit 1 if any point failed, 2 on a bad file."""
     from asrlab import sweep
@@ -265,13 +273,43 @@ def run_experiment(
     try:
         experiment = sweep.load_experiment(file)
         result = sweep.run_sweep(
-            experiment, jobs=jobs, out_dir=out, force=force, runs_root=runs_root
+            experiment,
+            jobs=jobs,
+            out_dir=out,
+            force=force,
+            runs_root=runs_root,
+            scheduler=scheduler,
         )
     except AsrlabError as e:
         _fail(e)
     else:
         typer.echo(result.summary())
         if result.n_failed:
+            raise typer.Exit(1)
+
+
+@app.command(name="compare")
+def compare_two_runs(
+    run_a: Annotated[Path, typer.Argument(help="The baseline run folder (last night's).")],
+    run_b: Annotated[Path, typer.Argument(help="The run checked; the table joins its report.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the table (Markdown) to this file.")
+    ] = None,
+) -> None:
+    """Flag RUN_B's points slower or worse than RUN_A's beyond the noise between repeats.
+
+    Exit 1 on a regression, 2 on a folder that is not a run or no point in common.
+    """
+    from asrlab import compare
+
+    try:
+        comparison = compare.compare_runs(run_a, run_b)
+        compare.write(comparison, out)
+    except AsrlabError as e:
+        _fail(e)
+    else:
+        typer.echo(comparison.markdown())
+        if comparison.regressions:
             raise typer.Exit(1)
 
 
@@ -293,6 +331,12 @@ def list_presets() -> None:
 
     for name, cfg in PRESETS.items():
         typer.echo(f"{name}: {json.dumps(asdict(cfg))}")
+
+
+from asrlab.simcli import calibrate_command, simulate_command  # noqa: E402 - after `app`
+
+app.command(name="simulate")(simulate_command)
+app.command(name="calibrate")(calibrate_command)
 
 
 def main() -> None:

@@ -179,6 +179,12 @@ def _join_references(clips: Sequence[Clip]) -> str:
 STRESS_SOURCES = ("white_noise", "pink_noise", "tone", "near_silence")
 
 
+def stress_label(source: str, length_s: float, noise_seed: int) -> str:
+    """The label `load_source` gives a generated stress signal (the seed names the signal)."""
+    seeded = source != "tone"
+    return f"{source} {length_s:g} s" + (f" (seed {noise_seed})" if seeded else "")
+
+
 def load_source(
     source: str, *, length_s: float = 11.0, noise_seed: int = 0
 ) -> tuple[np.ndarray, str]:
@@ -196,7 +202,7 @@ def load_source(
     if source in STRESS_SOURCES:
         seeded = source != "tone"
         samples = getattr(audio, source)(length_s, **({"seed": noise_seed} if seeded else {}))
-        return samples, f"{source} {length_s:g} s" + (f" (seed {noise_seed})" if seeded else "")
+        return samples, stress_label(source, length_s, noise_seed)
     path = Path(source)
     if path.exists():
         return decode(path), path.name

@@ -36,6 +36,7 @@ from asrlab.service import ServiceSettings, none_or_positive, positive, whole
 LANG_PREFIX = "lang:"  # "lang:zh": Mandarin speech from the corpus (see `load_item`)
 WINDOW_S = 30.0  # one Whisper window: a whole-clip draw keeps to single-window utterances
 ATTRIBUTIONS = ("own_timeout", "cascade", "refused_other", "bad_input")
+_WORD = re.compile(r"[\w-]+")
 
 
 class MixItem(NamedTuple):
@@ -218,19 +219,47 @@ def load_item(item: MixItem, job_seed: int) -> JobAudio:
         samples, label = corpus.load_source(item.source, length_s=length_s, noise_seed=job_seed)
         kind = item.source if item.source in corpus.STRESS_SOURCES else "file"
         return JobAudio(samples, label, kind, "", "")
-    language = _language(item.source)
-    pool = corpus.clips(language, with_reference=True) if language else (corpus.get(item.source),)
+    pool = _pool(item.source)
     if item.length_s is None:
-        short = [c for c in pool if c.duration_s <= WINDOW_S] or list(pool)
-        clip = short[job_seed % len(short)]
+        clip = _whole_clip(pool, job_seed)
         return JobAudio(
             clip.load(), clip.clip_id, "speech", clip.language, clip.reference_text or ""
         )
     start = job_seed % len(pool)
     ordered = pool[start:] + pool[:start]
     samples, reference = corpus.concat_to_length(ordered, item.length_s)
-    label = f"{item.source} {item.length_s:g} s from {ordered[0].clip_id}"
+    label = _concat_label(item, ordered[0])
     return JobAudio(samples, label, "speech", ordered[0].language, reference)
+
+
+def _concat_label(item: MixItem, first: corpus.Clip) -> str:
+    return f"{item.source} {item.length_s:g} s from {first.clip_id}"
+
+
+def planned_audio(item: MixItem, job_seed: int) -> tuple[str | None, float | None]:
+    """The label and seconds of the audio `load_item` will give this job, read off the corpus
+    manifest without making or decoding any audio (the simulator's per-job audio); a file's are
+    unknown (None) until it is decoded."""
+    if item.source in corpus.STRESS_SOURCES:
+        assert item.length_s is not None  # `_mix_item` refuses a stress source without one
+        return corpus.stress_label(item.source, item.length_s, job_seed), float(item.length_s)
+    if _is_generated_or_file(item.source):
+        return None, None
+    pool = _pool(item.source)
+    if item.length_s is None:
+        clip = _whole_clip(pool, job_seed)
+        return clip.clip_id, clip.duration_s
+    return _concat_label(item, pool[job_seed % len(pool)]), float(item.length_s)
+
+
+def _pool(source: str) -> tuple[corpus.Clip, ...]:
+    language = _language(source)
+    return corpus.clips(language, with_reference=True) if language else (corpus.get(source),)
+
+
+def _whole_clip(pool: Sequence[corpus.Clip], job_seed: int) -> corpus.Clip:
+    short = [c for c in pool if c.duration_s <= WINDOW_S] or list(pool)
+    return short[job_seed % len(short)]
 
 
 def _is_generated_or_file(source: str) -> bool:
@@ -333,21 +362,47 @@ def _row(job: PlannedJob, audio: JobAudio, run: _Served) -> dict[str, Any]:
     record = run.record
     wait_s = max(0.0, run.started_s - job.arrival_s)
     failed = [event for event, _ in record.timeline if event.startswith("failed: ")]
-    return record.row() | {
-        "job_index": job.index,
-        "arrival_s": job.arrival_s,
-        "started_s": run.started_s,
-        "client_wait_s": wait_s,
-        "latency_s": wait_s + record.total_s,
-        "source": audio.label,
-        "mix_source": job.item.source,
-        "mix_length_s": job.item.length_s,
-        "job_seed": job.job_seed,
-        "audio_class": audio.audio_class,
-        "language": audio.language,
-        "reference": audio.reference,
-        "error_type": failed[-1].removeprefix("failed: ") if failed else None,
-    }
+    return (
+        record.row()
+        | {
+            "job_index": job.index,
+            "arrival_s": job.arrival_s,
+            "started_s": run.started_s,
+            "client_wait_s": wait_s,
+            "latency_s": wait_s + record.total_s,
+            "source": audio.label,
+            "mix_source": job.item.source,
+            "mix_length_s": job.item.length_s,
+            "job_seed": job.job_seed,
+            "audio_class": audio.audio_class,
+            "language": audio.language,
+            "reference": audio.reference,
+            "error_type": failed[-1].removeprefix("failed: ") if failed else None,
+        }
+        | decode_columns(record.trace)
+    )
+
+
+def decode_columns(trace: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the simulator's service-time table needs from a job's decode trace.
+
+    ``decode_wall_s`` is the worker's whole decode (also of a late result); ``decode_stops_s``
+    (JSON) are the offsets from the decode's start at which a cooperative stop can take effect:
+    where the decoder checks its deadline (before each window's encoder pass and before each
+    attempt; `asrlab.decoding`). None without a trace
+    (no decode, or a decode killed before it reported).
+    """
+    if not trace:
+        return {"decode_wall_s": None, "decode_stops_s": None}
+    summary = trace["summary"]
+    t = float(summary["transcribe_s"])
+    stops = [round(t, 4)]  # before the first window's encoder pass
+    for window in trace["windows"]:
+        t += window["encode_s"] + window["detect_s"]
+        for attempt in window["attempts"]:
+            t += attempt["seconds"]
+            stops.append(round(t, 4))
+    return {"decode_wall_s": float(summary["wall_s"]), "decode_stops_s": json.dumps(stops)}
 
 
 # --- attribution and summary: pure over rows and events -------------------------------------
@@ -381,16 +436,19 @@ def attribute(rows: pd.DataFrame, events: Sequence[Mapping[str, Any]]) -> pd.Dat
     """
     holds = rows.get("lease_hold_max_s", pd.Series([None] * len(rows), index=rows.index))
     hold_s = {job: float(h) for job, h in zip(rows["job_id"], holds, strict=True) if pd.notna(h)}
-    leases: dict[int, list[Any]] = {}  # token -> [holder, grant index, due_ms, end index]
-    gave_up: dict[str, tuple[int, float]] = {}  # holder -> (event index, t_ms)
-    for i, e in enumerate(events):
-        if e["kind"] == "grant":
-            due_ms = e["t_ms"] + 1000.0 * hold_s.get(e["holder"], math.inf)
-            leases[e["token"]] = [e["holder"], i, due_ms, math.inf]
-        elif e["kind"] in ("release", "revoke") and e["token"] in leases:
-            leases[e["token"]][3] = i
-        elif e["kind"] in ("cancel", "refuse"):
-            gave_up[e["holder"]] = (i, e["t_ms"])
+    # One pass in trace order, keeping the live leases (token -> holder, due_ms): at most
+    # ``capacity`` of them, so 100,000 simulated jobs attribute in a second.
+    live: dict[int, tuple[str, float]] = {}
+    blamed_at: dict[str, list[str]] = {}  # holder -> overdue holders at its last give-up
+    for e in events:
+        kind = e["kind"]
+        if kind == "grant":
+            live[e["token"]] = (e["holder"], e["t_ms"] + 1000.0 * hold_s.get(e["holder"], math.inf))
+        elif kind in ("release", "revoke"):
+            live.pop(e["token"], None)
+        elif kind in ("cancel", "refuse"):
+            me, t_ms = e["holder"], e["t_ms"]
+            blamed_at[me] = [holder for holder, due in live.values() if holder != me and due < t_ms]
     out: list[tuple[str | None, str | None]] = []
     for job, status, error_type in zip(
         rows["job_id"], rows["status"], rows["error_type"], strict=True
@@ -402,12 +460,7 @@ def attribute(rows: pd.DataFrame, events: Sequence[Mapping[str, Any]]) -> pd.Dat
         elif error_type != "LeaseRejected":
             out.append(("own_timeout", None))
         else:
-            at, t_ms = gave_up.get(job, (-1, -math.inf))
-            blamed = [
-                holder
-                for holder, granted, due_ms, ended in leases.values()
-                if holder != job and granted < at < ended and due_ms < t_ms
-            ]
+            blamed = blamed_at.get(job, [])
             out.append(("cascade", ",".join(blamed)) if blamed else ("refused_other", None))
     return pd.DataFrame(out, columns=["attribution", "blamed"], index=rows.index, dtype=object)
 
@@ -455,6 +508,29 @@ def summary_frame(
     return pd.DataFrame([line])
 
 
+def format_summary(line: Mapping[str, Any]) -> str:
+    """`summarize`'s line as the few lines a person reads first (the command line prints it)."""
+
+    def est(name: str, q: int) -> str:
+        value, low, high = (line[f"{name}_p{q}{s}_s"] for s in ("", "_low", "_high"))
+        return f"p{q} {value:.2f} s [{low:.2f}, {high:.2f}]"
+
+    failed = line["n_jobs"] - line["n_ok"]
+    blame = ", ".join(f"{name} {line[name]}" for name in ATTRIBUTIONS)
+    kinds = line["error_kinds"]
+    kinds = json.loads(kinds) if isinstance(kinds, str) else kinds
+    out = [
+        f"remedy {line['remedy']}: {line['n_ok']}/{line['n_jobs']} ok "
+        f"(success {line['success_rate']:.1%}), {failed} failed ({blame})",
+        "latency   " + ", ".join(est("latency", q) for q in (50, 95, 99)),
+        "lease wait " + ", ".join(est("lease_wait", q) for q in (50, 95)),
+        f"work after the deadline {line['work_after_deadline_s']:.1f} s, "
+        f"late results discarded {line['late_results_discarded']}",
+    ]
+    out += [f"  {count:>6} x {text}" for text, count in kinds.items()]
+    return "\n".join(out)
+
+
 def _estimates(name: str, values: pd.Series, qs: tuple[int, ...]) -> dict[str, float]:
     finite = pd.to_numeric(values, errors="coerce").dropna()
     out: dict[str, float] = {}
@@ -469,5 +545,6 @@ def _estimates(name: str, values: pd.Series, qs: tuple[int, ...]) -> dict[str, f
 
 def _mask(text: str, job_id: str) -> str:
     """'ASR task timeout: job job-3 passed its 8.0 s ...' -> '... job <job> passed its # s ...'."""
-    text = re.sub(rf"(?<![\w-]){re.escape(job_id)}(?![\w-])", "<job>", text)
+    # One compiled pattern for every job (a pattern per job id thrashes re's cache at 100,000).
+    text = _WORD.sub(lambda m: "<job>" if m.group(0) == job_id else m.group(0), text)
     return re.sub(r"\d+(\.\d+)?", "#", text)

@@ -241,21 +241,92 @@ def scoreboard_figure(board: Any, title: str = "") -> Figure:
     fig, (ax, ax_rtf) = plt.subplots(1, 2, figsize=(15, 5.5), constrained_layout=True)
     data = board.assign(failure_pct=board["failure_rate"] * 100)
     sns.scatterplot(
-        data, x="latency_p95_s", y="failure_pct", hue="error_rate_mean", palette="viridis_r",
-        s=90, ax=ax,
+        data,
+        x="latency_p95_s",
+        y="failure_pct",
+        hue="error_rate_mean",
+        palette="viridis_r",
+        s=90,
+        ax=ax,
     )
     front = data[data["pareto"]].sort_values("latency_p95_s")
     ax.plot(front["latency_p95_s"], front["failure_pct"], "--", color="#d62728", label="front")
-    ax.scatter(front["latency_p95_s"], front["failure_pct"], s=260, facecolors="none",
-               edgecolors="#d62728")
+    ax.scatter(
+        front["latency_p95_s"], front["failure_pct"], s=260, facecolors="none", edgecolors="#d62728"
+    )
     for _, row in data.iterrows():
-        ax.annotate(row["remedy"], (row["latency_p95_s"], row["failure_pct"]), fontsize=7,
-                    xytext=(4, 4), textcoords="offset points")
-    ax.set(xlabel="p95 latency (s)", ylabel="failed jobs (%)",
-           title="Pareto front: failures, p95 latency, WER/CER (colour: mean error rate)")
+        ax.annotate(
+            row["remedy"],
+            (row["latency_p95_s"], row["failure_pct"]),
+            fontsize=7,
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
+    ax.set(
+        xlabel="p95 latency (s)",
+        ylabel="failed jobs (%)",
+        title="Pareto front: failures, p95 latency, WER/CER (colour: mean error rate)",
+    )
     order = data.sort_values("stress_rtf_worst")
     sns.barplot(order, y="remedy", x="stress_rtf_worst", hue="pareto", dodge=False, ax=ax_rtf)
     ax_rtf.set(xscale="log", xlabel="worst RTF on stress jobs (latency / audio s)", ylabel="")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def capacity_figure(grid: Any, title: str = "") -> Figure:
+    """Success rate and p99 latency over arrival rate x ASR timeout, one column per remedy.
+
+    ``grid`` is `asrlab.capacity.grid`'s table (``remedy``, ``rate_per_min``,
+    ``asr_timeout_s``, ``success_rate``, ``latency_p99_s``).
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    names = list(dict.fromkeys(grid["remedy"]))
+    fig, axes = plt.subplots(
+        2, len(names), figsize=(5.2 * len(names), 8.5), squeeze=False, constrained_layout=True
+    )
+    p99_max = float(grid["latency_p99_s"].max())
+    for col, name in enumerate(names):
+        mine = grid[grid["remedy"] == name]
+        for row, (value, label, cmap, vmin, vmax, fmt) in enumerate(
+            [
+                ("success_rate", "success rate", "RdYlGn", 0.0, 1.0, ".2f"),
+                ("latency_p99_s", "p99 latency (s)", "magma_r", 0.0, p99_max, ".1f"),
+            ]
+        ):
+            table = mine.pivot(index="asr_timeout_s", columns="rate_per_min", values=value)
+            sns.heatmap(
+                table.sort_index(ascending=False), annot=True, fmt=fmt, cmap=cmap, vmin=vmin,
+                vmax=vmax, cbar=col == len(names) - 1, ax=axes[row][col],
+                annot_kws={"fontsize": 7},
+            )  # fmt: skip
+            axes[row][col].set(
+                title=f"{name}: {label}", xlabel="arrivals per minute", ylabel="ASR timeout (s)"
+            )
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def devices_figure(tried: Any, p99_s: float, title: str = "") -> Figure:
+    """p99 latency and success rate against devices, per remedy, with the p99 target.
+
+    ``tried`` is the concatenation of `asrlab.capacity.devices_needed`'s tables with a
+    ``remedy`` column.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, (ax, ax_ok) = plt.subplots(1, 2, figsize=(13, 4.8), constrained_layout=True)
+    sns.lineplot(tried, x="devices", y="latency_p99_s", hue="remedy", marker="o", ax=ax)
+    ax.axhline(p99_s, ls="--", color="grey", label=f"target p99 {p99_s:g} s")
+    ax.set(xscale="log", yscale="log", xlabel="devices", ylabel="p99 latency (s)")
+    ax.legend(fontsize=8)
+    sns.lineplot(tried, x="devices", y="success_rate", hue="remedy", marker="o", ax=ax_ok)
+    ax_ok.set(xscale="log", xlabel="devices", ylabel="success rate", ylim=(0, 1.02))
     if title:
         fig.suptitle(title)
     return fig

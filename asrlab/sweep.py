@@ -34,6 +34,7 @@ from asrlab.errors import ConfigError, PointTimeout
 
 if TYPE_CHECKING:
     import pandas as pd  # imported in combine() only: `import asrlab.sweep` stays light
+    from distributed import Client  # imported by asrlab.cluster, for --scheduler only
 
 KEYS = ("name", "description", "notebook", "grid", "fixed", "repeats", "timeout_s")
 # The runner sets these per point; an experiment that set them would fight it.
@@ -44,6 +45,7 @@ CACHE_DIR = ".cache"
 # Added to every row of the combined table, before one ``param_<name>`` per grid/fixed name.
 SWEEP_COLUMNS = ("experiment", "point_id", "repeat", "status", "error", "cached")
 SWEEP_COLUMNS += ("cache_key", "point_seconds")
+LOCAL_POOL = "local-process-pool"  # sweep.json's `scheduler` without --scheduler
 
 Axis = tuple[dict[str, Any], ...]  # the assignments one grid axis walks through
 
@@ -115,13 +117,15 @@ class SweepResult:
     jobs: int  # points run at once, after the thread guard
     outcomes: tuple[PointOutcome, ...] = ()
     note: str | None = None  # why --jobs was lowered, if it was
+    scheduler: str = LOCAL_POOL  # what ran the points: LOCAL_POOL or "dask:<address>"
 
     def summary(self) -> str:
         lines = [f"note: {self.note}"] if self.note else []
         lines += [f"failed {o.point.point_id}: {o.error}" for o in self.outcomes if o.error]
+        on = "" if self.scheduler == LOCAL_POOL else f" on {self.scheduler}"
         lines.append(
             f"{len(self.outcomes)} points: {self.n_run} run, {self.n_cached} cached, "
-            f"{self.n_failed} failed in {self.wall_s:.1f} s (jobs {self.jobs}); "
+            f"{self.n_failed} failed in {self.wall_s:.1f} s (jobs {self.jobs}{on}); "
             f"results.parquet, report.html and sweep.json in {self.out_dir}"
         )
         return "\n".join(lines)
@@ -271,11 +275,14 @@ def run_sweep(
     force: bool = False,
     runs_root: Path = Path("runs"),
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> SweepResult:
     """Run every point not already cached; write results.parquet, sweep.json and the reports.
 
     Output goes to ``out_dir`` or ``runs_root/<name>/<timestamp>/``, the cache to
     ``runs_root/.cache/``. ``force`` re-executes cached points (and refreshes their entries).
+    ``scheduler``: None runs the points in a local process pool; ``"local"`` on a Dask
+    LocalCluster of ``jobs`` workers; ``"tcp://HOST:PORT"`` on that Dask cluster (asrlab.cluster).
     """
     from tqdm import tqdm
 
@@ -286,26 +293,32 @@ def run_sweep(
     source = experiment.notebook.read_bytes()
     keys = {p.point_id: cache_key(source, p, version) for p in points}
     cache = runs_root / CACHE_DIR
-    run_dir = _run_dir(out_dir, runs_root / experiment.name).resolve()
-    outcomes = {} if force else _restore(points, keys, cache, run_dir)
-    todo = [p for p in points if p.point_id not in outcomes]
-    where = provenance.record() if todo else {}
-    desc = f"sweep {experiment.name}"
-    with tqdm(total=len(points), initial=len(outcomes), disable=not progress, desc=desc) as bar:
-        for p, error, seconds in _execute(todo, experiment, run_dir, declared, jobs):
-            status = "failed" if error else "ok"
-            o = PointOutcome(p, keys[p.point_id], status, error, seconds, False, where)
-            _write_json(run_dir / "points" / p.point_id / "status.json", _status(o))
-            if not error:  # a failed point is retried next time
-                _store(run_dir / "points" / p.point_id, cache / o.cache_key)
-            outcomes[p.point_id] = o
-            bar.update()
+    engine = LOCAL_POOL if scheduler is None else f"dask:{scheduler}"
+    if scheduler not in (None, "local"):  # --jobs sizes this machine's pool or LocalCluster only
+        note = None
+    with _connect(scheduler, jobs) as (client, jobs):  # a bad address fails before any folder
+        run_dir = _run_dir(out_dir, runs_root / experiment.name).resolve()
+        outcomes = {} if force else _restore(points, keys, cache, run_dir)
+        todo = [p for p in points if p.point_id not in outcomes]
+        where = provenance.record() if todo else {}
+        runs = _execute(todo, experiment, run_dir, declared, jobs, client)
+        desc = f"sweep {experiment.name}"
+        with tqdm(total=len(points), initial=len(outcomes), disable=not progress, desc=desc) as bar:
+            for p, error, seconds, ran_at in runs:  # ran_at: a Dask worker's provenance
+                status = "failed" if error else "ok"
+                ran = ran_at or where
+                o = PointOutcome(p, keys[p.point_id], status, error, seconds, False, ran)
+                _write_json(run_dir / "points" / p.point_id / "status.json", _status(o))
+                if not error:  # a failed point is retried next time
+                    _store(run_dir / "points" / p.point_id, cache / o.cache_key)
+                outcomes[p.point_id] = o
+                bar.update()
     ordered = tuple(outcomes[p.point_id] for p in points)
     n_failed = sum(o.status == "failed" for o in ordered)
     table = combine(experiment, ordered, run_dir)
     wall_s = time.perf_counter() - t0
     counts = (len(todo), len(points) - len(todo), n_failed)
-    result = SweepResult(table, run_dir, *counts, wall_s, jobs, ordered, note)
+    result = SweepResult(table, run_dir, *counts, wall_s, jobs, ordered, note, engine)
     _write_results(table, run_dir / "results.parquet")
     _write_json(run_dir / "sweep.json", _manifest(experiment, result, version, force))
     write_reports(experiment, result)
@@ -330,33 +343,63 @@ def _restore(
     return outcomes
 
 
-def _execute(
-    todo: list[Point], experiment: Experiment, run_dir: Path, declared: dict[str, Any], jobs: int
-) -> Iterator[tuple[Point, str | None, float]]:
-    """(point, error text or None, seconds) as points finish, ``jobs`` worker processes at once.
+@contextlib.contextmanager
+def _connect(scheduler: str | None, jobs: int) -> Iterator[tuple[Client | None, int]]:
+    """(Dask client or None, points run at once); None and ``jobs``: the local process pool."""
+    if scheduler is None:
+        yield None, jobs
+        return
+    from asrlab import cluster  # imports distributed: only for a sweep that asks for it
 
-    Always in worker processes: papermill chdirs the whole process (threads would race), and a
-    point's timeout needs a main thread to raise in.
+    with cluster.connect(scheduler, jobs) as (client, workers):
+        yield client, workers
+
+
+def _execute(
+    todo: list[Point],
+    experiment: Experiment,
+    run_dir: Path,
+    declared: dict[str, Any],
+    jobs: int,
+    client: Client | None = None,
+) -> Iterator[tuple[Point, str | None, float, dict[str, Any] | None]]:
+    """(point, error text or None, seconds, provenance if a Dask worker ran it) as points finish.
+
+    Always in worker processes, ``jobs`` at once, or one Dask task each on ``client``'s cluster
+    (which runs each in a fresh process): papermill chdirs the whole process (threads would race),
+    and a point's timeout needs a main thread to raise in.
     """
     if not todo:
         return
+    by_id = {p.point_id: p for p in todo}
+    calls = [_point_call(p, experiment, run_dir, declared) for p in todo]
+    if client is not None:
+        from asrlab import cluster
+
+        for point_id, error, seconds, where in cluster.run_points(client, calls):
+            yield by_id[point_id], error, seconds, where
+        return
     context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
     with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=context) as pool:
-        futures = {}
-        for p in todo:
-            folder = run_dir / "points" / p.point_id
-            shutil.rmtree(folder, ignore_errors=True)  # --out DIR may hold an older run
-            params = dict(p.params)
-            params |= {"output_dir": str(folder)} if "output_dir" in declared else {}
-            params |= {"repeat": p.repeat} if "repeat" in declared else {}
-            args = (str(experiment.notebook), str(folder), params, p.point_id, experiment.timeout_s)
-            futures[pool.submit(run_point, *args)] = p
+        futures = {pool.submit(run_point, *call): by_id[call[3]] for call in calls}
         for future in as_completed(futures):
             try:
                 error, seconds = future.result()
             except Exception as e:  # the worker process itself died (e.g. out of memory)
                 error, seconds = f"{type(e).__name__}: {e}", float("nan")
-            yield futures[future], error, seconds
+            yield futures[future], error, seconds, None
+
+
+def _point_call(
+    p: Point, experiment: Experiment, run_dir: Path, declared: dict[str, Any]
+) -> tuple[str, str, dict[str, Any], str, float | None]:
+    """run_point's arguments for ``p``, its folder emptied (``--out DIR`` may hold an older run)."""
+    folder = run_dir / "points" / p.point_id
+    shutil.rmtree(folder, ignore_errors=True)
+    params = dict(p.params)
+    params |= {"output_dir": str(folder)} if "output_dir" in declared else {}
+    params |= {"repeat": p.repeat} if "repeat" in declared else {}
+    return str(experiment.notebook), str(folder), params, p.point_id, experiment.timeout_s
 
 
 def run_point(

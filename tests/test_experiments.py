@@ -81,3 +81,24 @@ def test_remedies_notebook_scores_each_remedy(tmp_path: Path) -> None:
     jobs = pd.read_parquet(tmp_path / "jobs.parquet")
     assert len(jobs) == 2 * 3 and set(jobs["audio_class"]) <= {"speech", "pink_noise"}
     assert (tmp_path / "scoreboard.png").stat().st_size > 10_000
+
+
+@pytest.mark.timeout(300)
+def test_capacity_notebook_draws_the_grid_and_sizes_the_fleet(tmp_path: Path) -> None:
+    params = {
+        "remedies": ["incident", "vad_gate+hard_kill+no_fallback+beam_5"],
+        "rates_per_min": [4, 12], "asr_timeouts_s": [10, 30], "n_jobs": 300,
+        "target_rate_per_min": 60.0, "target_p99_s": 10.0, "max_devices": 64,
+        "output_dir": str(tmp_path),
+    }  # fmt: skip
+    notebooks.execute("06_capacity", tmp_path, params)
+    grid = pd.read_parquet(tmp_path / "results.parquet")
+    assert len(grid) == 2 * 2 * 2 and set(grid["n_jobs"]) == {300}
+    incident = grid[grid["remedy"] == "incident"].set_index(["rate_per_min", "asr_timeout_s"])
+    # More traffic on one device never raises the incident preset's success rate.
+    assert incident.loc[(12, 30), "success_rate"] <= incident.loc[(4, 30), "success_rate"]
+    tried = pd.read_parquet(tmp_path / "devices.parquet")
+    candidate = tried[tried["remedy"] != "incident"]
+    assert candidate["devices"].max() > 1  # one device cannot take 60 jobs/min of base float32
+    assert (tmp_path / "capacity.png").stat().st_size > 10_000
+    assert (tmp_path / "devices.png").stat().st_size > 10_000

@@ -1,0 +1,459 @@
+"""A discrete-event twin of the service (SimPy), trusted only as far as it matches real runs.
+
+It answers what no 2-core machine can by brute force ("how many devices keep p99 under 3 s at
+600 jobs/min?"). It models what `asrlab.load` runs for real, part for part:
+
+- the same seeded plan (`asrlab.load.plan`): the same arrival instants and the same mix draws;
+- ``clients`` callers taking jobs in arrival order, each job sent to the device with the
+  fewest jobs in flight (one device: the real node);
+- per device, VAD on the node, the VAD gate, then a lease from THE arbiter of the real service:
+  `asrlab.arbiter.LeaseArbiter` itself, driven on simulated milliseconds (acquire timeout,
+  queue order, overdue state, revocation, deadline-aware refusal all come from it), with the
+  waiters re-polling it whenever it changes, as `RealtimeArbiter`'s condition variable does;
+- one worker per device with the timeout policies of `asrlab.manager`: legacy_thread (the
+  caller gives up at the deadline, the worker decodes on and stays busy), hard_kill (killed at
+  the deadline, then respawned: the respawn seconds were measured), cooperative (stops at the
+  first deadline check past the deadline, from the decode's measured stop points, or is killed
+  ``backstop_s`` later), none; a job still queued at its deadline fails there.
+
+Service times are never invented: each job's VAD and worker seconds are resampled from a table
+of measured jobs (`asrlab.servicetimes`). The rows come out with the columns of a real
+workload's rows, so `asrlab.load.summarize` prints the same summary for both.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import simpy
+from tqdm import tqdm
+
+from asrlab import servicetimes
+from asrlab.arbiter import OVERDUE_REASON, ArbiterConfig, LeaseArbiter, timeout_reason
+from asrlab.errors import AsrlabError, AsrTimeout, ConfigError, JobCancelled, LeaseRejected
+from asrlab.load import PlannedJob, WorkloadConfig, attribute, plan, planned_audio, summarize
+from asrlab.remedies import Remedy
+from asrlab.service import positive, whole
+
+_EPS_MS = 1e-6  # float slack when comparing simulated instants in ms
+
+
+@dataclass(frozen=True)
+class SimConfig(WorkloadConfig):
+    """A workload (`WorkloadConfig`: service and traffic) on ``devices`` devices.
+
+    Attributes:
+        devices: devices, each with its own arbiter (``capacity`` leases) and one worker.
+        backstop_s: a cooperative job is killed this long past its deadline
+            (`asrlab.worker.WorkerConfig.backstop_s`).
+        draw_seed: None draws the jobs' costs from ``seed``; a number draws them anew for the
+            same arrivals and mix (replications of one workload).
+    """
+
+    devices: int = 1
+    backstop_s: float = 1.0
+    draw_seed: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        checks: list[tuple[str, bool, str]] = [
+            ("devices", whole(self.devices, 1), "must be a whole number >= 1"),
+            ("backstop_s", self.backstop_s == 0 or positive(self.backstop_s), "must be >= 0 s"),
+            ("draw_seed", self.draw_seed is None or whole(self.draw_seed, 0), "None or >= 0"),
+        ]
+        for name, ok, why in checks:
+            if not ok:
+                raise ConfigError(name, getattr(self, name), why)
+
+    @classmethod
+    def of(cls, workload: WorkloadConfig, **changes: Any) -> SimConfig:
+        """The simulation of a real workload's config (same fields), with ``changes``."""
+        fields = {k: getattr(workload, k) for k in workload.__dataclass_fields__}
+        return cls(**(fields | changes))
+
+
+@dataclass
+class _Job:
+    """One job's state while it is simulated (ends as a results row)."""
+
+    plan: PlannedJob
+    vad_s: float
+    speech: bool
+    service_s: float
+    stops_s: tuple[float, ...]
+    device: int = -1
+    received: float = math.nan
+    deadline: float = math.nan
+    started_work: float | None = None  # when the worker began it
+    given_up: bool = False  # its caller was answered at the deadline while the worker ran on
+    cancel: simpy.Event | None = None  # triggered by a revocation of its lease
+    row: dict[str, Any] = field(default_factory=dict)
+
+
+class _Device:
+    """One device: the real arbiter core on simulated time, and one worker."""
+
+    def __init__(self, env: simpy.Environment, index: int, config: ArbiterConfig) -> None:
+        self.env, self.index = env, index
+        self.core = LeaseArbiter(config)
+        self.worker = simpy.Resource(env, capacity=1)
+        self.in_flight = 0
+        self.changed = env.event()  # succeeds (and is replaced) whenever the arbiter changes
+        self.holders: dict[int, _Job] = {}  # lease token -> job, for revocation
+
+    def now_ms(self) -> float:
+        return self.env.now * 1000.0
+
+    def notify(self) -> None:
+        old, self.changed = self.changed, self.env.event()
+        old.succeed()
+
+    def revoke_overdue(self) -> bool:
+        """`LeaseArbiter.tick` now; a revoked lease's job is cancelled (`Node.revoke`)."""
+        revoked = self.core.tick(self.now_ms())
+        for lease in revoked:
+            job = self.holders.get(lease.token)
+            if job is not None and job.cancel is not None and not job.cancel.triggered:
+                job.cancel.succeed(f"lease {lease.token} revoked: {OVERDUE_REASON}")
+        return bool(revoked)
+
+    def tick(self) -> None:
+        """`RealtimeArbiter`'s ticker: a lease just became overdue (and may be revoked)."""
+        self.revoke_overdue()
+        self.notify()  # the state changed (GPU_USAGE_HIGH): the waiters look again
+
+    def tick_at(self, due_ms: float) -> None:
+        # The real ticker wakes 1 ms past the earliest due.
+        delay_s = max(0.0, (due_ms + 1.0) / 1000.0 - self.env.now)
+        self.env.timeout(delay_s).callbacks.append(lambda _: self.tick())
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """A simulation's outcome, shaped like `asrlab.load.WorkloadResult` (rows and events)."""
+
+    config: SimConfig
+    rows: tuple[dict[str, Any], ...]
+    events: tuple[dict[str, Any], ...]
+    sim_s: float  # simulated seconds until the last job was answered
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(list(self.rows))
+
+    def summary(self) -> dict[str, Any]:
+        """`asrlab.load.summarize` of the rows: the same line a real workload prints."""
+        return summarize(self.frame())
+
+
+class Simulation:
+    """One run of the model; use `simulate`."""
+
+    def __init__(
+        self, config: SimConfig, table: pd.DataFrame, jobs: Sequence[PlannedJob] | None = None
+    ) -> None:
+        self.config = config
+        self.remedy: Remedy = config.effective_remedy()
+        self.env = simpy.Environment()
+        arbiter = ArbiterConfig(
+            capacity=config.capacity,
+            default_hold_max_ms=config.hold_max_ms,
+            acquire_timeout_ms=config.acquire_timeout_ms,
+            policy=self.remedy.arbiter_policy,
+        )
+        self.devices = [_Device(self.env, i, arbiter) for i in range(config.devices)]
+        self.clients = simpy.Resource(self.env, capacity=config.clients)
+        self.sampler = servicetimes.Sampler(
+            table,
+            model=config.model,
+            compute_type=config.compute_type,
+            decode_hash=self.remedy.decode.config_hash(),
+            gate=self.remedy.vad_gate,
+        )
+        # Streams apart from the plan's three (`asrlab.load.plan`): the same arrivals and mix.
+        streams = np.random.SeedSequence(config.seed).spawn(5)[3:]
+        if config.draw_seed is not None:
+            streams = np.random.SeedSequence([config.seed, config.draw_seed]).spawn(2)
+        draws_rng, self.respawn_rng = (np.random.default_rng(s) for s in streams)
+        self.jobs = self._draw(tuple(jobs) if jobs is not None else plan(config), draws_rng)
+        self.done = 0
+
+    def _draw(self, planned: tuple[PlannedJob, ...], rng: np.random.Generator) -> list[_Job]:
+        """Each job's costs, drawn for all jobs of one mix item at once (fast for 100,000)."""
+        if [p.index for p in planned] != list(range(len(planned))):
+            raise ConfigError("jobs", len(planned), "indices must be 0..n-1 in arrival order")
+        jobs: list[_Job | None] = [None] * len(planned)
+        by_item: dict[Any, list[PlannedJob]] = {}
+        for p in planned:
+            by_item.setdefault(p.item, []).append(p)
+        for item, members in by_item.items():
+            audio = [planned_audio(p.item, p.job_seed) for p in members]
+            d = self.sampler.draw(item.source, item.length_s, len(members), rng, audio)
+            for k, p in enumerate(members):
+                costs = float(d.vad_s[k]), bool(d.speech[k]), float(d.service_s[k]), d.stops_s[k]
+                jobs[p.index] = _Job(p, *costs)
+        return [j for j in jobs if j is not None]
+
+    def run(self, *, progress: bool = True) -> SimResult:
+        env = self.env
+        env.process(self._arrivals())
+        n = len(self.jobs)
+        step = max(1, n // 100)
+        with tqdm(total=n, unit="job", desc="simulate", disable=not progress) as bar:
+            for i in range(step, n, step):  # run in slices up to an arrival: a live progress bar
+                env.run(until=max(env.now, self.jobs[i].plan.arrival_s) + 1e-9)
+                bar.update(self.done - bar.n)
+            env.run()
+            bar.update(self.done - bar.n)
+        rows, events = self._rows_and_events()
+        last = max((r["arrival_s"] + r["latency_s"] for r in rows), default=0.0)
+        return SimResult(self.config, tuple(rows), tuple(events), last)
+
+    # --- processes ------------------------------------------------------------------------
+
+    def _arrivals(self) -> Iterator[simpy.Event]:
+        for job in self.jobs:
+            delay = job.plan.arrival_s - self.env.now
+            if delay > 0:
+                yield self.env.timeout(delay)
+            self.env.process(self._job(job))
+
+    def _job(self, job: _Job) -> Iterator[simpy.Event]:
+        env = self.env
+        with self.clients.request() as taken:
+            yield taken
+            job.received = env.now
+            job.deadline = env.now + self.remedy.asr_timeout_s
+            device = min(self.devices, key=lambda d: d.in_flight)
+            job.device = device.index
+            device.in_flight += 1
+            row = job.row
+            row |= {"status": "ok", "client_error": None, "error_type": None}
+            row |= {"lease_token": None, "lease_wait_s": None, "lease_hold_max_s": None}
+            try:
+                yield env.timeout(job.vad_s)
+                if self.remedy.vad_gate and not job.speech:
+                    pass  # "no speech: not decoded": answered after VAD
+                else:
+                    yield from self._lease_and_transcribe(device, job)
+            except AsrlabError as e:
+                row |= {"status": "failed", "client_error": str(e), "error_type": type(e).__name__}
+            finally:
+                device.in_flight -= 1
+            answered = env.now - job.received
+            wait = job.received - job.plan.arrival_s
+            row |= {"total_s": answered, "client_wait_s": wait, "latency_s": wait + answered}
+            self.done += 1
+
+    def _lease_and_transcribe(self, device: _Device, job: _Job) -> Iterator[simpy.Event]:
+        env = self.env
+        asked = env.now
+        try:
+            lease = yield from self._acquire(device, job)
+        except LeaseRejected:
+            job.row["lease_wait_s"] = env.now - asked
+            raise
+        granted = env.now
+        job.row |= {
+            "lease_token": lease.token,
+            "lease_wait_s": granted - asked,
+            "lease_hold_max_s": lease.hold_max_ms / 1000.0,
+        }
+        device.holders[lease.token] = job
+        job.cancel = env.event()
+        try:
+            yield from self._transcribe(device, job)
+        finally:
+            job.row["lease_held_s"] = env.now - granted
+            device.holders.pop(lease.token, None)
+            device.core.release(lease.token, device.now_ms())
+            device.notify()
+
+    def _acquire(self, device: _Device, job: _Job) -> Iterator[simpy.Event]:
+        """`RealtimeArbiter.acquire` on simulated time; returns the lease or raises."""
+        env, core = self.env, device.core
+        start = now = device.now_ms()
+        if device.revoke_overdue():
+            device.notify()
+        decision = core.request(job.plan.job_id, now, deadline_ms=job.deadline * 1000.0)
+        give_up = start + core.config.acquire_timeout_ms
+        while decision.status == "wait" and decision.ticket is not None:
+            if now >= give_up - _EPS_MS:
+                core.cancel(decision.ticket, now)
+                device.notify()  # the head of the queue may have changed
+                state = core.state(now)
+                raise LeaseRejected(timeout_reason(state), state.value, now - start)
+            yield device.changed | env.timeout((give_up - now) / 1000.0)
+            now = device.now_ms()
+            if device.revoke_overdue():  # notify only on a change: waiters wake each other
+                device.notify()
+            decision = core.poll(decision.ticket, now)
+        if decision.lease is None:
+            state = core.state(now)
+            raise LeaseRejected(decision.reason or state.value, state.value, now - start)
+        device.notify()  # the next waiter may now head the queue
+        device.tick_at(decision.lease.due_ms)
+        return decision.lease
+
+    def _transcribe(self, device: _Device, job: _Job) -> Iterator[simpy.Event]:
+        """Submit to the device's worker and wait for the answer the policy gives."""
+        env, remedy = self.env, self.remedy
+        submitted = env.now
+        timeout_s = max(0.0, job.deadline - submitted)
+        done = env.event()
+        env.process(self._work(device, job, submitted, timeout_s, done))
+        if remedy.policy == "legacy_thread":  # the caller gives up at the deadline, no kill
+            yield done | env.timeout(timeout_s)
+            if not done.triggered:
+                job.given_up = True
+                where = "queued" if job.started_work is None else "running"
+                raise AsrTimeout(
+                    job.plan.job_id, timeout_s, env.now - submitted, remedy.policy, where
+                )
+        else:
+            yield done
+        error = done.value
+        if error is not None:
+            raise error
+
+    def _work(
+        self, device: _Device, job: _Job, submitted: float, timeout_s: float, done: simpy.Event
+    ) -> Iterator[simpy.Event]:
+        """The worker side of one job: queue, decode, and the policy's deadline."""
+        env, policy, row = self.env, self.remedy.policy, job.row
+        deadline = None if policy == "none" else submitted + timeout_s
+        row |= {"worker_late_result": False, "worker_work_after_deadline_s": 0.0}
+        row |= {"worker_killed": False, "worker_respawn_s": None}
+        assert job.cancel is not None
+        with device.worker.request() as slot:
+            waits: list[simpy.Event] = [slot, job.cancel]
+            if deadline is not None:
+                waits.append(env.timeout(max(0.0, deadline - env.now)))
+            yield env.any_of(waits)
+            if not slot.triggered:  # expired or cancelled while queued: never reached a worker
+                if job.cancel.triggered:
+                    self._answer(done, JobCancelled(job.plan.job_id, job.cancel.value))
+                else:
+                    self._answer(done, self._timeout(job, submitted, timeout_s, "queued"))
+                return
+            job.started_work = env.now
+            end = env.now + job.service_s
+            stop_at = self._stop_at(job, end, deadline)  # cooperative: a stop past the deadline
+            kill_at = self._kill_at(deadline, end)
+            finish = min(t for t in (end, stop_at, kill_at) if t is not None)
+            yield env.timeout(finish - env.now) | job.cancel
+            if job.cancel.triggered and env.now < finish:  # revoked: the worker is killed now
+                error: AsrlabError = JobCancelled(job.plan.job_id, job.cancel.value)
+                yield from self._kill(device, job, done, error, deadline)
+            elif finish == kill_at and kill_at < end:
+                error = self._timeout(job, submitted, timeout_s, "running")
+                yield from self._kill(device, job, done, error, deadline)
+            else:
+                if deadline is not None and env.now > deadline:
+                    row["worker_work_after_deadline_s"] = env.now - deadline
+                if job.given_up:  # the caller was answered at the deadline (legacy)
+                    row["worker_late_result"] = True
+                else:
+                    self._answer(done, None)
+                if stop_at is not None and finish == stop_at:
+                    row["worker_status"] = "partial"  # stopped cooperatively: what it decoded
+
+    def _stop_at(self, job: _Job, end: float, deadline: float | None) -> float | None:
+        if self.remedy.policy != "cooperative" or deadline is None or end <= deadline:
+            return None
+        assert job.started_work is not None
+        past = [job.started_work + s for s in job.stops_s if job.started_work + s >= deadline]
+        return min(past) if past and min(past) < end else None
+
+    def _kill_at(self, deadline: float | None, end: float) -> float | None:
+        if deadline is None or end <= deadline:
+            return None
+        if self.remedy.policy in ("hard_kill",):
+            return deadline
+        if self.remedy.policy == "cooperative":
+            return deadline + self.config.backstop_s
+        return None  # legacy_thread: nobody stops the worker
+
+    def _kill(
+        self,
+        device: _Device,
+        job: _Job,
+        done: simpy.Event,
+        error: AsrlabError,
+        deadline: float | None,
+    ) -> Iterator[simpy.Event]:
+        """SIGKILL: the caller is told, then the worker is restarted (the slot stays busy)."""
+        row = job.row
+        row["worker_killed"] = True
+        if deadline is not None:
+            row["worker_work_after_deadline_s"] = max(0.0, self.env.now - deadline)
+        self._answer(done, error)
+        respawn = self.sampler.respawn(self.respawn_rng)
+        row["worker_respawn_s"] = respawn
+        yield self.env.timeout(respawn)
+
+    @staticmethod
+    def _answer(done: simpy.Event, error: AsrlabError | None) -> None:
+        if not done.triggered:
+            done.succeed(error)
+
+    def _timeout(self, job: _Job, submitted: float, timeout_s: float, where: str) -> AsrTimeout:
+        elapsed = self.env.now - submitted
+        return AsrTimeout(job.plan.job_id, timeout_s, elapsed, self.remedy.policy, where)
+
+    # --- results --------------------------------------------------------------------------
+
+    def _rows_and_events(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Rows like a real workload's, attributed per device against that device's events."""
+        common = {"remedy": self.remedy.name, "simulated": True} | self.config.row()
+        rows = []
+        for job in self.jobs:
+            p = job.plan
+            rows.append(
+                job.row
+                | {
+                    "job_id": p.job_id,
+                    "job_index": p.index,
+                    "arrival_s": p.arrival_s,
+                    "started_s": job.received,
+                    "mix_source": p.item.source,
+                    "mix_length_s": p.item.length_s,
+                    "vad_s": job.vad_s,
+                    "service_s": job.service_s,
+                    "device": job.device,
+                }
+                | common
+            )
+        frame = pd.DataFrame(rows)
+        events: list[dict[str, Any]] = []
+        frame["attribution"], frame["blamed"] = None, None
+        for device in self.devices:
+            mine = [vars(e) | {"device": device.index} for e in device.core.events]
+            events += mine
+            at = frame["device"] == device.index
+            if at.any():
+                blame = attribute(frame[at], mine)
+                frame.loc[at, "attribution"] = blame["attribution"]
+                frame.loc[at, "blamed"] = blame["blamed"]
+        for row, a, b in zip(rows, frame["attribution"], frame["blamed"], strict=True):
+            row["attribution"], row["blamed"] = a, b
+        return rows, events
+
+
+def simulate(
+    config: SimConfig,
+    table: pd.DataFrame | None = None,
+    *,
+    jobs: Sequence[PlannedJob] | None = None,
+    progress: bool = True,
+) -> SimResult:
+    """Simulate `config` with service times drawn from `table` (default: the bundled one).
+
+    ``jobs`` replaces the seeded plan with hand-placed jobs (as the replay places its two).
+    """
+    table = servicetimes.load() if table is None else table
+    return Simulation(config, table, jobs).run(progress=progress)
