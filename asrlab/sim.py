@@ -140,7 +140,6 @@ class SimResult:
     config: SimConfig
     rows: tuple[dict[str, Any], ...]
     events: tuple[dict[str, Any], ...]
-    sim_s: float  # simulated seconds until the last job was answered
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(list(self.rows))
@@ -210,8 +209,7 @@ class Simulation:
             env.run()
             bar.update(self.done - bar.n)
         rows, events = self._rows_and_events()
-        last = max((r["arrival_s"] + r["latency_s"] for r in rows), default=0.0)
-        return SimResult(self.config, tuple(rows), tuple(events), last)
+        return SimResult(self.config, tuple(rows), tuple(events))
 
     # --- processes ------------------------------------------------------------------------
 

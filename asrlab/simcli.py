@@ -18,8 +18,9 @@ from asrlab.errors import AsrlabError, ConfigError
 
 
 def _fail(error: Exception) -> None:
-    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
+    from asrlab.cli import _fail as fail  # at call time asrlab.cli is loaded (it imports this)
+
+    fail(error)
 
 
 def _mix(text: str | None) -> dict[str, Any]:

@@ -52,7 +52,9 @@ def audio_length(results: pd.DataFrame, out_dir: Path) -> str:
 
     rows = _ok(results)
     columns = ["rtf", "n_segments", "windows", "window_s", "attempts_per_window", "error_rate"]
-    table = rows.groupby(["condition", "language", "length_s"])[columns].median().reset_index()
+    table = (
+        rows.groupby(["condition", "language", "length_s"])[columns].median().reset_index()
+    )
     fig = report.length_figure(rows, title="cost against audio length")
     fig.savefig(out_dir / "audio_length.png", dpi=110)
     table.to_csv(out_dir / "audio_length_table.csv", index=False)
@@ -71,14 +73,8 @@ def timeouts(results: pd.DataFrame, out_dir: Path) -> str:
 def remedies(results: pd.DataFrame, out_dir: Path) -> str:
     """The scoreboard of every point (one per remedy list), best first."""
     columns = [
-        "remedy",
-        "failure_rate",
-        "latency_p95_s",
-        "stress_rtf_worst",
-        "wer_en",
-        "cer_zh",
-        "cascade",
-        "pareto",
+        "remedy", "failure_rate", "latency_p95_s", "stress_rtf_worst", "wer_en", "cer_zh",
+        "cascade", "pareto",
     ]
     table = _ok(results)[[c for c in columns if c in results]]
     return markdown_table(table.sort_values(["failure_rate", "latency_p95_s"]))
