@@ -40,7 +40,8 @@ def check(real: pd.DataFrame, simulated: Sequence[pd.DataFrame]) -> dict[str, An
     lines = [summarize(frame) for frame in simulated]
     if not lines:
         raise ConfigError("simulated", 0, "need at least one simulation")
-    success = float(np.median([b["success_rate"] for b in lines]))
+    successes = [b["success_rate"] for b in lines]
+    success = float(np.median(successes))
     p95s = [b["latency_p95_s"] for b in lines]
     p95 = float(np.median(p95s))
     points = 100.0 * (success - a["success_rate"])
@@ -50,6 +51,8 @@ def check(real: pd.DataFrame, simulated: Sequence[pd.DataFrame]) -> dict[str, An
         "n_jobs": a["n_jobs"],
         "success_real": a["success_rate"],
         "success_sim": success,
+        "success_sim_min": min(successes),
+        "success_sim_max": max(successes),
         "success_diff_points": points,
         "p95_real_s": a["latency_p95_s"],
         "p95_real_low_s": a["latency_p95_low_s"],

@@ -124,8 +124,10 @@ def calibrate(
 ) -> pd.DataFrame:
     """Measure a table on this machine: ``n_jobs`` of `config`'s mix, one at a time, for real.
 
-    The jobs are a real workload (`asrlab.load.run_workload`) of the mix's items drawn equally
-    often (the rare ones, noise, decide the tail), arriving at ``rate_per_min`` and sent by one
+    The jobs are real workloads (`asrlab.load.run_workload`), one per mix item with
+    ``n_jobs // len(mix)`` jobs each (every item measured equally often, however rare: noise
+    decides the tail, and whether a noise signal climbs the fallback ladder is close to a coin
+    flip, so its rate needs tens of signals), arriving at ``rate_per_min`` and sent by one
     client, with no deadline that could cut a decode short (ASR timeout and hold_max of an
     hour): every decode runs to its end alone on the machine. The arrivals leave the worker
     idle between most jobs, as traffic does: measured here, clean speech decoded back to back
@@ -134,28 +136,26 @@ def calibrate(
     seeds of the workloads the table is checked against. ``respawns`` times a worker's start
     (process and model load) as `WorkerManager` restarts one after a kill.
     """
-    from asrlab.load import WorkloadConfig, run_workload
+    from asrlab.load import WorkloadConfig
     from asrlab.manager import WorkerManager
     from asrlab.worker import WorkerConfig
 
     if not isinstance(config, WorkloadConfig):
         raise ConfigError("config", type(config).__name__, "must be a WorkloadConfig")
-    # Every mix item equally often: the sampler draws per item, and the rare items (noise) are
-    # the ones whose cost decides the tail.
-    even = tuple(item._replace(weight=1.0) for item in config.mix)
-    alone = replace(
-        config,
-        mix=even,
-        n_jobs=n_jobs,
-        seed=seed,
-        clients=1,
-        rate_per_min=rate_per_min,
-        asr_timeout_s=3600.0,
-        segments_timeout_s=3600.0,
-        hold_max_ms=3.6e6,
-    )
-    result = run_workload(alone, progress=progress)
-    table = from_workload_rows(result.frame(), measured_by=f"calibrate seed={seed}")
+    per_item = n_jobs // len(config.mix)
+    if per_item < 1:
+        raise ConfigError("n_jobs", n_jobs, f"fewer than the mix's {len(config.mix)} items")
+    # One workload per item rather than a weighted draw: a draw of 64 from four items gave one
+    # 11 jobs and another 26, and the item short of jobs was the noise that decides the tail.
+    parts = [
+        measure_alone(
+            replace(config, mix=(item,), n_jobs=per_item, seed=seed + k),
+            rate_per_min=rate_per_min,
+            progress=progress,
+        )
+        for k, item in enumerate(config.mix)
+    ]
+    table = pd.concat(parts, ignore_index=True)
     worker = WorkerConfig(
         model=config.model, compute_type=config.compute_type, cpu_threads=config.worker_threads
     )
@@ -167,6 +167,34 @@ def calibrate(
     like = table[table["kind"] == "job"].iloc[0].to_dict()
     extra = pd.DataFrame([_respawn_row(like, s) for s in starts], columns=list(COLUMNS))
     return pd.concat([table, extra], ignore_index=True)
+
+
+def measure_alone(
+    config: Any, *, rate_per_min: float = 20.0, progress: bool = True
+) -> pd.DataFrame:
+    """The table rows of `config`'s own jobs (same seed: the same audio), each measured alone.
+
+    One client, arrivals at ``rate_per_min`` (idle gaps, as `calibrate`), and no deadline that
+    could cut a decode short. Measured for a workload before it runs under load, they let the
+    simulator draw each job's cost from its own audio (`Sampler.draw`), so that a check of the
+    simulator against that workload tests what the simulator adds (queueing, leases, timeouts,
+    cascades) rather than which few noise signals of the workload happen to climb the fallback
+    ladder, which a table of other signals can only give as a rate.
+    """
+    from asrlab.load import WorkloadConfig, run_workload
+
+    if not isinstance(config, WorkloadConfig):
+        raise ConfigError("config", type(config).__name__, "must be a WorkloadConfig")
+    alone = replace(
+        config,
+        clients=1,
+        rate_per_min=rate_per_min,
+        asr_timeout_s=3600.0,
+        segments_timeout_s=3600.0,
+        hold_max_ms=3.6e6,
+    )
+    result = run_workload(alone, progress=progress)
+    return from_workload_rows(result.frame(), measured_by=f"alone seed={config.seed}")
 
 
 def save(table: pd.DataFrame, path: Path | str) -> Path:
@@ -262,7 +290,9 @@ class Sampler:
         if audio is not None:
             labels = rows["audio"].to_numpy(object)
             measured = rows["audio_s"].to_numpy(float)
-            for key in set(audio):
+            # In order of first appearance: a set's order of strings changes from one process
+            # to the next (hash randomization), and with it which draw each job got.
+            for key in dict.fromkeys(audio):
                 label, seconds = key
                 alike = np.flatnonzero(labels == label) if label is not None else []
                 if not len(alike) and seconds is not None:

@@ -122,8 +122,13 @@ def calibrate_command(
     ] = ["incident"],  # noqa: B006 - typer reads the default, it is never mutated
     model: Annotated[str, typer.Option(help="Model to measure.")] = "base",
     compute_type: Annotated[str, typer.Option(help="Its compute type.")] = "float32",
-    jobs: Annotated[int, typer.Option("--jobs", help="Jobs measured per preset.")] = 40,
-    seed: Annotated[int, typer.Option(help="Seeds the measured jobs' mix draws.")] = 1000,
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", help="Jobs per preset, split evenly over the mix's items."),
+    ] = 40,
+    seed: Annotated[
+        int, typer.Option(help="Seeds the first item's jobs (item k: SEED + k).")
+    ] = 1000,
     mix: Annotated[
         str | None, typer.Option(help="JSON list of \\[source, length_s, weight].")
     ] = None,

@@ -31,6 +31,7 @@ def test_check_takes_the_median_of_the_replications() -> None:
     sims = [rows([1.0] * 19 + [x], ok=k) for x, k in ((10.0, 18), (11.0, 19), (30.0, 17))]
     line = capacity.check(real, sims)
     assert line["success_sim"] == pytest.approx(0.9) and line["success_diff_points"] == 0.0
+    assert (line["success_sim_min"], line["success_sim_max"]) == (0.85, 0.95)
     assert line["replications"] == 3 and line["p95_sim_min_s"] < line["p95_sim_max_s"]
     assert line["within"] == (abs(line["p95_diff"]) <= 0.15)
     far = capacity.check(real, [rows([1.0] * 20, ok=10)])

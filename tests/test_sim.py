@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -241,7 +244,10 @@ def test_a_calibrated_twin_predicts_the_real_cascade() -> None:
     noise, speech = CASCADE_MIX
     measured = servicetimes.calibrate(config, n_jobs=4, respawns=1, progress=False)
     assert set(measured["kind"]) == {"job", "respawn"}
-    assert set(measured[measured["kind"] == "job"]["source"]) == {noise.source, speech.source}
+    jobs = measured[measured["kind"] == "job"]
+    assert jobs["source"].value_counts().to_dict() == {noise.source: 2, speech.source: 2}
+    with pytest.raises(ConfigError, match="fewer than the mix's 2 items"):
+        servicetimes.calibrate(config, n_jobs=1, progress=False)
     real = run_workload(config, progress=False).frame()
     twin = sim.simulate(sim.SimConfig.of(config), measured, progress=False).frame()
     print(real[["status", "client_error", "latency_s"]], twin[["status", "client_error"]])
@@ -303,3 +309,27 @@ def test_a_job_draws_from_the_rows_of_its_own_audio_when_measured() -> None:
         label, seconds = planned_audio(item, 12345)
         real = load_item(item, 12345)
         assert label == real.label and seconds == pytest.approx(len(real.samples) / 16000, abs=0.01)
+
+
+def test_a_seed_gives_the_same_simulation_in_any_process() -> None:
+    """The draws by audio label must not hang on string hashing, which Python randomizes per
+    process (PYTHONHASHSEED): a validation rerun in another process drew other costs."""
+    code = (
+        "from asrlab import servicetimes, sim\n"
+        "from asrlab.load import MixItem, WorkloadConfig\n"
+        "mix = (MixItem('lang:en', None, 1.0), MixItem('pink_noise', 11.2, 1.0))\n"
+        "c = WorkloadConfig(model='tiny.en', compute_type='int8', n_jobs=300, mix=mix)\n"
+        "rows = sim.simulate(sim.SimConfig.of(c), servicetimes.load(), progress=False).frame()\n"
+        "print(rows['latency_s'].round(6).tolist())\n"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env=os.environ | {"PYTHONHASHSEED": str(k)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for k in (1, 2, 3)
+    }
+    assert len(outs) == 1 and len(outs.pop()) > 300
