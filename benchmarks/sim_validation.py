@@ -113,13 +113,14 @@ def main() -> None:
 
     # Every real workload in --out (this run's and earlier ones') against its simulations,
     # drawing from its own jobs' costs measured alone where --own-audio measured them.
-    owns = [servicetimes.load(p) for p in sorted(args.out.glob("own_audio_*.csv"))]
-    drawn = pd.concat([*owns, table], ignore_index=True)
-    costs = "own audio alone, else the table" if owns else "the table"
     checked = []
     for path in sorted(args.out.glob("*_*.parquet")):
         real = pd.read_parquet(path)
+        config = capacity.config_of(real)
+        own = args.out / f"own_audio_{config.remedy}_{config.seed}.csv"
+        drawn = pd.concat([servicetimes.load(own), table]) if own.is_file() else table
         head = {"workload": real["validation_workload"].iloc[0], "file": path.name}
+        costs = "own audio alone, else the table" if own.is_file() else "the table"
         checked.append(head | capacity.recheck(real, drawn, args.replications) | {"costs": costs})
     order = {name: k for k, name in enumerate(capacity.LOADS)}
     table_out = pd.DataFrame(checked)
