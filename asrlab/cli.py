@@ -23,7 +23,8 @@ app = typer.Typer(
 INCIDENT_NOISE_S = 11.0
 # How far 11 s of white noise climbs the fallback ladder depends on the noise (seeds 0-6 cost 7 to
 # 25 s: benchmarks/noise_ladders.py). With sampler seed 0, noise seed 6 replays the ladder of
-# INCIDENT.md: repetition loops at 0.0-0.6, then the no-speech rule at 0.8, zero segments.
+# INCIDENT.md: repetition loops at 0.0-0.6, then the no-speech rule at 0.8, zero segments. On AMD
+# CPUs (oneDNN, not MKL) the same seeded run can stop at 0.2: README.md, "A seed fixes the sampler".
 INCIDENT_NOISE_SEED = 6
 RUNS_DIR = Path("runs/incident")
 # What `make reproduce` replays (names in asrlab.remedies; `--remedies all` runs every preset).

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asrlab.errors import ConfigError
+from asrlab.sweep import point_environ
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -106,7 +107,7 @@ def run_point_in_process(
         call = pickle.dumps((notebook, folder, params, point_id, timeout_s))
         cmd = [sys.executable, "-m", "asrlab.cluster", result]
         done = subprocess.run(
-            cmd, input=call, env=_point_environ(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            cmd, input=call, env=point_environ(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         try:
             error, seconds = pickle.loads(Path(result).read_bytes())
@@ -117,22 +118,6 @@ def run_point_in_process(
     finally:
         os.unlink(result)
     return error, seconds, provenance.record(dask_host=socket.gethostname())
-
-
-def _point_environ() -> dict[str, str]:
-    """This worker's environment less what the Dask nanny set in it for the worker's own sake.
-
-    The nanny exports ``distributed.nanny.pre-spawn-environ`` (OMP_NUM_THREADS=1,
-    MALLOC_TRIM_THRESHOLD_=65536, ...) and PYTHONHASHSEED=6640 into every worker; inherited by the
-    point, MALLOC_TRIM_THRESHOLD_ alone nearly doubled a base-model decode here (12 s -> 23 s). A
-    point must time as it would in the local pool. A value other than Dask's was set by a person
-    and is kept.
-    """
-    import dask
-
-    injected = dask.config.get("distributed.nanny.pre-spawn-environ", default={})
-    injected = injected | {"PYTHONHASHSEED": 6640}
-    return {k: v for k, v in os.environ.items() if k not in injected or v != str(injected[k])}
 
 
 def _child(result: str) -> None:

@@ -380,7 +380,13 @@ def _execute(
             yield by_id[point_id], error, seconds, where
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
-    with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=context) as pool:
+    pool = ProcessPoolExecutor(
+        min(jobs, len(todo)),
+        mp_context=context,
+        initializer=_use_environ,
+        initargs=(point_environ(),),
+    )
+    with pool:
         futures = {pool.submit(run_point, *call): by_id[call[3]] for call in calls}
         for future in as_completed(futures):
             try:
@@ -388,6 +394,30 @@ def _execute(
             except Exception as e:  # the worker process itself died (e.g. out of memory)
                 error, seconds = f"{type(e).__name__}: {e}", float("nan")
             yield futures[future], error, seconds, None
+
+
+def point_environ() -> dict[str, str]:
+    """This process's environment less what Dask set in it for its own workers' sake.
+
+    A Dask nanny exports ``distributed.nanny.pre-spawn-environ`` (OMP_NUM_THREADS=1,
+    MALLOC_TRIM_THRESHOLD_=65536, ...) and PYTHONHASHSEED=6640 into every worker, and a
+    ``LocalCluster`` sets them in the process that starts it too. Inherited by a point,
+    MALLOC_TRIM_THRESHOLD_ alone nearly doubled a base-model decode here (12 s -> 23 s), and
+    OMP_NUM_THREADS=1 changed a noise clip's sampled fallback rungs (2 attempts became 3): a point
+    must time and decode as it would in a fresh shell, on the cluster and in the local pool alike.
+    A value other than Dask's was set by a person and is kept.
+    """
+    import dask
+
+    injected = dask.config.get("distributed.nanny.pre-spawn-environ", default={})
+    injected = injected | {"PYTHONHASHSEED": 6640}
+    return {k: v for k, v in os.environ.items() if k not in injected or v != str(injected[k])}
+
+
+def _use_environ(environ: dict[str, str]) -> None:
+    """Pool-process initializer: the point's kernel inherits ``environ``, nothing else."""
+    os.environ.clear()
+    os.environ.update(environ)
 
 
 def _point_call(

@@ -9,9 +9,13 @@ from asrlab import audio, corpus
 from asrlab.decoding import DecodeConfig, TracedModel, load_model, preset
 from asrlab.trace import DecodeTrace
 
-# The white noise `make reproduce` traces (asrlab.cli.INCIDENT_NOISE_SEED).
-NOISE_SEED = 6
-NOISE_S = 11.0
+# The replay's job A (asrlab.replay.ReplayConfig): INCIDENT.md's 11.2 s of pink noise, seed 3.
+# How far a clip climbs the ladder is decided by the sampled rungs, so it moves with the CPU's
+# arithmetic as much as with the sampler seed: the white noise (seed 6) the suite used before
+# stopped at 0.2 on the AMD lab machines (10 s) after walking the ladder on others. This clip, in
+# int8, took 4-6 rungs (19-26 s) for each of sampler seeds 0-7 on them.
+NOISE_SEED = 3
+NOISE_S = 11.2
 
 
 @pytest.fixture(scope="session")
@@ -26,8 +30,8 @@ def incident() -> DecodeConfig:
 
 @pytest.fixture(scope="session")
 def noise() -> np.ndarray:
-    """The incident-like clip: 11 s of seeded white noise (a 20 s+ decode at the preset)."""
-    return audio.white_noise(NOISE_S, seed=NOISE_SEED)
+    """The incident's clip: 11.2 s of seeded pink noise (several rungs of the ladder)."""
+    return audio.pink_noise(NOISE_S, seed=NOISE_SEED)
 
 
 @pytest.fixture(scope="session")

@@ -12,15 +12,20 @@ import pytest
 from asrlab.remedies import REMEDIES, remedy
 from asrlab.replay import ReplayConfig, replay, summary
 
-# Job A: the incident noise (a 20 s+ decode at the incident preset); B: 4.3 s of Mandarin.
+# Job A: two windows (40 s) of the incident's pink noise; each climbs the ladder as far as the
+# CPU's arithmetic lets it (conftest.py), and two make A's decode >= 20 s even where both stop at
+# the second rung. B: 4.3 s of Mandarin, held over 3 s on the AMD lab machines once A's worker is
+# respawned (revoke_overdue), so hold_max keeps the incident's order: B's job << hold_max < ASR
+# timeout << A's decode.
+HOLD_MAX_S, ASR_TIMEOUT_S = 6.0, 12.0
 SCALED = dict(
-    a_source="white_noise",
-    a_length_s=11.0,
-    a_noise_seed=6,
+    a_source="pink_noise",
+    a_length_s=40.0,
+    a_noise_seed=3,
     b_source="zh_aishell_BAC009S0724W0121",
-    asr_timeout_s=8.0,
-    segments_timeout_s=5.0,
-    hold_max_ms=3000.0,
+    asr_timeout_s=ASR_TIMEOUT_S,
+    segments_timeout_s=8.0,
+    hold_max_ms=HOLD_MAX_S * 1000,
     acquire_timeout_ms=2000.0,
 )
 
@@ -38,8 +43,8 @@ def test_the_incident_chain(baseline) -> None:
     assert b.lease_wait_s == pytest.approx(2.0, abs=0.3)
     # A timed out at the ASR timeout, after holding its lease past hold_max ...
     assert a.status == "failed" and a.client_error.startswith("ASR task timeout")
-    assert a.lease_overdue and a.lease_held_s > 3.0
-    assert a.total_s == pytest.approx(8.0, abs=0.5)  # the client's answer, not the late result
+    assert a.lease_overdue and a.lease_held_s > HOLD_MAX_S
+    assert a.total_s == pytest.approx(ASR_TIMEOUT_S, abs=0.5)  # the answer, not the late result
     # ... and its result arrived late and was discarded.
     events = [e for e, _ in a.timeline]
     assert "result arrived late: discarded" in events and a.worker["late_result"]
@@ -79,6 +84,6 @@ def test_revoke_overdue_cancels_a_and_serves_b() -> None:
     result = replay(ReplayConfig(remedy="revoke_overdue", **SCALED))
     a, b = result.a, result.b
     assert a.status == "failed" and "revoked" in a.client_error
-    assert a.total_s == pytest.approx(3.0, abs=0.5)  # at hold_max, not at the ASR timeout
+    assert a.total_s == pytest.approx(HOLD_MAX_S, abs=0.5)  # at hold_max, not at the ASR timeout
     assert a.worker["killed"] and b.status == "ok" and b.text
     assert [e["kind"] for e in result.arbiter_events].count("revoke") == 1

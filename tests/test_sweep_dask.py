@@ -114,10 +114,21 @@ def test_failing_and_overdue_points_are_recorded_and_the_others_finish(
 def test_points_run_without_the_environment_the_nanny_gives_its_workers(scheduler: str) -> None:
     with distributed.Client(scheduler) as client:
         worker = next(iter(client.run(lambda: dict(os.environ)).values()))
-        point = client.submit(cluster._point_environ, pure=False).result()
+        point = client.submit(sweep.point_environ, pure=False).result()
     assert worker["MALLOC_TRIM_THRESHOLD_"] == "65536"  # halves decode speed if inherited
     assert not {"MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS", "PYTHONHASHSEED"} & set(point)
     assert point["PATH"] == worker["PATH"]
+
+
+def test_local_points_do_not_inherit_what_a_local_cluster_set_here(
+    scheduler: str, tmp_path: Path
+) -> None:
+    """Starting a LocalCluster sets OMP_NUM_THREADS=1 (and more) in this process; a local sweep
+    started afterwards, as in a notebook that tried Dask first, must not pass it to its points."""
+    assert os.environ.get("OMP_NUM_THREADS") == "1"  # what the module's LocalCluster left here
+    result = sweep.run_sweep(probe(grid={"x": [1]}), runs_root=tmp_path, progress=False)
+    assert result.n_failed == 0
+    assert result.results["omp_num_threads"].tolist() == ["", ""]
 
 
 def test_unknown_parameter_is_refused_before_anything_is_submitted(
