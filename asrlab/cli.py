@@ -19,12 +19,10 @@ app = typer.Typer(
     help="asrlab: why a faster-whisper service misbehaves, measured from real parts.",
 )
 
-# The incident's job was 11.2 s; INCIDENT.md's CPU measurements used 11 s clips.
-INCIDENT_NOISE_S = 11.0
+# `asrlab transcribe`'s generated stress signals (`asrlab explain` decodes the replay's job A).
 # How far 11 s of white noise climbs the fallback ladder depends on the noise (seeds 0-6 cost 7 to
-# 25 s: benchmarks/noise_ladders.py). With sampler seed 0, noise seed 6 replays the ladder of
-# INCIDENT.md: repetition loops at 0.0-0.6, then the no-speech rule at 0.8, zero segments. On AMD
-# CPUs (oneDNN, not MKL) the same seeded run can stop at 0.2: README.md, "A seed fixes the sampler".
+# 25 s: benchmarks/noise_ladders.py) and, through the sampled rungs, on the CPU (README.md).
+INCIDENT_NOISE_S = 11.0
 INCIDENT_NOISE_SEED = 6
 RUNS_DIR = Path("runs/incident")
 # What `make reproduce` replays (names in asrlab.remedies; `--remedies all` runs every preset).
@@ -156,22 +154,30 @@ def transcribe(
 def explain(
     model: Annotated[str, typer.Option(help="Model to decode with.")] = "base",
     seed: Annotated[int, typer.Option(help="Seed of CTranslate2's sampler.")] = 0,
-    noise_seed: Annotated[int, typer.Option(help="Seed of the white noise.")] = INCIDENT_NOISE_SEED,
+    noise_seed: Annotated[
+        int | None, typer.Option(help="Seed of the noise (default: the replay's job A).")
+    ] = None,
 ) -> None:
-    """Why is list(segments) slow? Traces of 11 s of white noise and of jfk.flac."""
-    from asrlab import decoding
+    """Why is list(segments) slow? Traces of the replay's job A (noise) and of jfk.flac.
 
+    Job A as `make reproduce` replays it (`asrlab.replay.ReplayConfig`: 11.2 s of pink noise,
+    float32), so that the first table and the replay tell of the same decode.
+    """
+    from asrlab import decoding
+    from asrlab.replay import ReplayConfig
+
+    a = ReplayConfig()
     try:
-        config = decoding.preset("incident", seed=seed)
+        config = decoding.preset("incident", seed=seed, compute_type=a.compute_type)
         loaded, load_s = _load(model, config)
-        for source in ("white_noise", "jfk"):
+        for source in (a.a_source, "jfk"):
             trace_one(
                 source,
                 loaded,
                 config,
                 preset_name="incident",
-                length_s=INCIDENT_NOISE_S,
-                noise_seed=noise_seed,
+                length_s=a.a_length_s,
+                noise_seed=a.a_noise_seed if noise_seed is None else noise_seed,
                 load_s=load_s,
                 show_trace=True,
                 as_json=False,
@@ -197,7 +203,7 @@ def reproduce(
 ) -> None:
     """The incident end to end: the decode traces, then the replay under each remedy."""
     if traces:
-        explain(model=model, seed=0, noise_seed=INCIDENT_NOISE_SEED)
+        explain(model=model, seed=0)
     try:
         run_replays(model, remedies, out)
     except AsrlabError as e:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asrlab.errors import ConfigError
-from asrlab.sweep import point_environ
+from asrlab.sweep import point_environ, run_point
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -123,8 +123,6 @@ def run_point_in_process(
 def _child(result: str) -> None:
     """``python -m asrlab.cluster RESULT``: run_point's arguments pickled on stdin, its answer
     pickled into RESULT (not stdout, which the notebook's kernel shares)."""
-    from asrlab.sweep import run_point
-
     call = pickle.loads(sys.stdin.buffer.read())
     Path(result).write_bytes(pickle.dumps(run_point(*call)))
 

@@ -380,13 +380,12 @@ def _execute(
             yield by_id[point_id], error, seconds, where
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
-    pool = ProcessPoolExecutor(
+    with ProcessPoolExecutor(
         min(jobs, len(todo)),
         mp_context=context,
         initializer=_use_environ,
         initargs=(point_environ(),),
-    )
-    with pool:
+    ) as pool:
         futures = {pool.submit(run_point, *call): by_id[call[3]] for call in calls}
         for future in as_completed(futures):
             try:

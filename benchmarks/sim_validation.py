@@ -118,9 +118,11 @@ def main() -> None:
         real = pd.read_parquet(path)
         config = capacity.config_of(real)
         own = args.out / f"own_audio_{config.remedy}_{config.seed}.csv"
-        drawn = pd.concat([servicetimes.load(own), table]) if own.is_file() else table
+        drawn, costs = table, "the table"
+        if own.is_file():
+            drawn = pd.concat([servicetimes.load(own), table])
+            costs = "own audio alone, else the table"
         head = {"workload": real["validation_workload"].iloc[0], "file": path.name}
-        costs = "own audio alone, else the table" if own.is_file() else "the table"
         checked.append(head | capacity.recheck(real, drawn, args.replications) | {"costs": costs})
     order = {name: k for k, name in enumerate(capacity.LOADS)}
     table_out = pd.DataFrame(checked)

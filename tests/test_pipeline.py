@@ -12,16 +12,14 @@ import pytest
 from asrlab.remedies import REMEDIES, remedy
 from asrlab.replay import ReplayConfig, replay, summary
 
-# Job A: two windows (40 s) of the incident's pink noise; each climbs the ladder as far as the
+# Job A: the replay's pink noise, 40 s of it: two windows; each climbs the ladder as far as the
 # CPU's arithmetic lets it (conftest.py), and two make A's decode >= 20 s even where both stop at
 # the second rung. B: 4.3 s of Mandarin, held over 3 s on the AMD lab machines once A's worker is
 # respawned (revoke_overdue), so hold_max keeps the incident's order: B's job << hold_max < ASR
 # timeout << A's decode.
 HOLD_MAX_S, ASR_TIMEOUT_S = 6.0, 12.0
 SCALED = dict(
-    a_source="pink_noise",
     a_length_s=40.0,
-    a_noise_seed=3,
     b_source="zh_aishell_BAC009S0724W0121",
     asr_timeout_s=ASR_TIMEOUT_S,
     segments_timeout_s=8.0,
