@@ -249,6 +249,7 @@ class Sampler:
         )
         self.what = f"model={model} compute_type={compute_type} decode={decode_hash} gate={gate}"
         self.rows = table[key & (table["kind"] == "job")].reset_index(drop=True)
+        self._stops = [_stops(raw, 1.0) for raw in self.rows["stops_s"]]  # parsed once
         self.respawn_s = table[key & (table["kind"] == "respawn")]["service_s"].to_numpy(float)
         if self.rows.empty:
             have = pd.DataFrame(groups(table), columns=["model", "compute", "decode", "gate"])
@@ -288,27 +289,45 @@ class Sampler:
         scale = 1.0 if nearest == want else want / nearest
         picks = rng.integers(0, len(rows), size=n)
         if audio is not None:
-            labels = rows["audio"].to_numpy(object)
-            measured = rows["audio_s"].to_numpy(float)
-            # In order of first appearance: a set's order of strings changes from one process
-            # to the next (hash randomization), and with it which draw each job got.
-            for key in dict.fromkeys(audio):
-                label, seconds = key
-                alike = np.flatnonzero(labels == label) if label is not None else []
-                if not len(alike) and seconds is not None:
-                    gap = np.abs(measured - seconds)
-                    alike = np.flatnonzero(gap == np.nanmin(gap))
-                if len(alike):
-                    at = [k for k, a in enumerate(audio) if a == key]
-                    picks[at] = alike[rng.integers(0, len(alike), size=len(at))]
+            self._narrow(rows, audio, picks, rng)
         picked = rows.iloc[picks]
-        stops = [_stops(s, scale) for s in picked["stops_s"]]
+        stops = [self._stops[i] for i in picked.index]  # rows keep `self.rows`'s positions
+        if scale != 1.0:
+            stops = [tuple(s * scale for s in job) for job in stops]
         return Draw(
             vad_s=picked["vad_s"].to_numpy(float) * scale,
             speech=picked["speech"].to_numpy(bool),
             service_s=picked["service_s"].to_numpy(float) * scale,
             stops_s=stops,
         )
+
+    @staticmethod
+    def _narrow(
+        rows: pd.DataFrame,
+        audio: Sequence[tuple[str | None, float | None]],
+        picks: np.ndarray,
+        rng: np.random.Generator,
+    ) -> None:
+        """Re-draw ``picks`` (positions in ``rows``) among the rows of each job's own audio."""
+        rows_of: dict[str, list[int]] = {}
+        for i, label in enumerate(rows["audio"]):
+            rows_of.setdefault(label, []).append(i)
+        measured = rows["audio_s"].to_numpy(float)
+        # Jobs by audio, in order of first appearance: a set's order of strings changes from
+        # one process to the next (hash randomization), and with it which draw each job got.
+        jobs_of: dict[tuple[str | None, float | None], list[int]] = {}
+        for k, key in enumerate(audio):
+            jobs_of.setdefault(key, []).append(k)
+        nearest: dict[float, np.ndarray] = {}  # by seconds: 100,000 noise seeds share a few
+        for (label, seconds), at in jobs_of.items():
+            alike = np.array(rows_of.get(label, []) if label is not None else [], dtype=int)
+            if not len(alike) and seconds is not None:
+                if seconds not in nearest:
+                    gap = np.abs(measured - seconds)
+                    nearest[seconds] = np.flatnonzero(gap == np.nanmin(gap))
+                alike = nearest[seconds]
+            if len(alike):
+                picks[at] = alike[rng.integers(0, len(alike), size=len(at))]
 
     def respawn(self, rng: np.random.Generator) -> float:
         """One worker restart's seconds; 0 when none was measured (then a kill is free)."""

@@ -3,6 +3,7 @@ and one real workload rebuilt from its own measured rows."""
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -13,6 +14,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+import simpy
 from test_load import CASCADE_MIX, _cascade_workload
 
 from asrlab import servicetimes, sim
@@ -181,6 +183,49 @@ def test_every_failure_is_attributed_once() -> None:
     assert line["cascade"] > 0 and line["own_timeout"] > 0
 
 
+def test_the_ticker_wakes_1_ms_past_the_due_of_a_lease_still_held() -> None:
+    config = sim.SimConfig(n_jobs=2, mix=(NOISE, SPEECH))
+    result = sim.simulate(config, table(INCIDENT_COSTS), jobs=two_jobs(21.0), progress=False)
+    states = [(e["t_ms"], e["detail"]) for e in result.events if e["kind"] == "state"]
+    # A's lease: granted at 0.1 s, hold_max 20 s; B's speech lease is released long before its
+    # due, and its tick, if any, changes nothing.
+    assert [d for t, d in states if d == "GPU_USAGE_HIGH"] == ["GPU_USAGE_HIGH"]
+    assert (pytest.approx(20_101.0), "GPU_USAGE_HIGH") in states
+
+
+@pytest.mark.parametrize("preset", ["incident", "vad_gate+hard_kill+no_fallback+beam_5"])
+def test_a_job_costs_about_ten_simpy_events(preset: str, monkeypatch) -> None:
+    """Issue 6's 100,000 jobs in 20 s rests on this: a job cost 18-20 events while its worker
+    was a process of its own, every change woke an empty waiting list and every grant armed a
+    tick; the time goes into SimPy's step per event."""
+    steps = 0
+    step = simpy.Environment.step
+
+    def counted(env: simpy.Environment) -> None:
+        nonlocal steps
+        steps += 1
+        step(env)
+
+    monkeypatch.setattr(simpy.Environment, "step", counted)
+    config = sim.SimConfig(remedy=preset, n_jobs=2000, rate_per_min=6.0)
+    line = sim.simulate(config, servicetimes.load(), progress=False).summary()
+    assert line["n_jobs"] == 2000 and steps / 2000 < 12
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_simulate_leaves_the_cycle_collector_as_it_was(enabled: bool) -> None:
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        sim.simulate(sim.SimConfig(n_jobs=2, mix=(NOISE, SPEECH)), table(INCIDENT_COSTS))
+        assert gc.isenabled() is enabled
+        with pytest.raises(ConfigError):
+            sim.simulate(sim.SimConfig(n_jobs=2, model="tiny.en"), table(INCIDENT_COSTS))
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
+
+
 # --- the table ----------------------------------------------------------------------------
 
 
@@ -303,12 +348,14 @@ def test_a_job_draws_from_the_rows_of_its_own_audio_when_measured() -> None:
     assert list(d.service_s[:3]) == [99.0] * 3  # the measured signal, every time
     assert set(d.service_s[3:]) <= {38.0, 99.0} and 38.0 in set(d.service_s[3:])
     # The label the plan gives a job is the one its real run records.
-    from asrlab.load import load_item, planned_audio
+    from asrlab.load import load_item, planned_audios
 
+    seeds = (12345, 7, 8)
     for item in (NOISE, SPEECH, MixItem("lang:en", 11.2, 1.0)):
-        label, seconds = planned_audio(item, 12345)
-        real = load_item(item, 12345)
-        assert label == real.label and seconds == pytest.approx(len(real.samples) / 16000, abs=0.01)
+        for seed, (label, seconds) in zip(seeds, planned_audios(item, seeds), strict=True):
+            real = load_item(item, seed)
+            assert label == real.label
+            assert seconds == pytest.approx(len(real.samples) / 16000, abs=0.01)
 
 
 def test_a_seed_gives_the_same_simulation_in_any_process() -> None:
