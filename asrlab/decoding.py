@@ -253,19 +253,22 @@ class TracedModel(WhisperModel):
         # Cooperative timeout: a time.monotonic() instant; checked between windows and attempts.
         self.deadline: float | None = None
 
-    def reseed(self, seed: int) -> None:
+    def reseed(self, seed: int) -> bool:
         """Make the next sampling attempts depend on ``seed`` alone.
 
         CTranslate2 seeds each worker thread's generator once, at that thread's first draw
         (``static thread_local std::mt19937`` in its random.cc), so a later
         ``set_random_seed`` does not affect a model that has already sampled: such a model is
         rebuilt (0.3 s for base on CPU) so that repeated runs with one seed really repeat.
+        Returns whether it was rebuilt.
         """
         ctranslate2.set_random_seed(seed)
-        if self._sampled:
-            inner = ctranslate2.models.Whisper(self.model_path, **self._ct2_kwargs)
-            self.model = _TimedWhisper(inner, self)
-            self._sampled = False
+        if not self._sampled:
+            return False
+        inner = ctranslate2.models.Whisper(self.model_path, **self._ct2_kwargs)
+        self.model = _TimedWhisper(inner, self)
+        self._sampled = False
+        return True
 
     def _check_deadline(self, where: str) -> None:
         rec = self._rec
@@ -422,10 +425,13 @@ class TracedModel(WhisperModel):
 
         ``last_trace`` carries the config (and its hash) and fills in as they are iterated.
         """
-        self.reseed(config.seed)
+        t0 = time.perf_counter()
+        rebuilt = self.reseed(config.seed)
+        rebuild_s = time.perf_counter() - t0 if rebuilt else 0.0
         segments, _ = self.transcribe(audio, **config.transcribe_kwargs())
         assert self.last_trace is not None
         self.last_trace.config = asdict(config) | {"config_hash": config.config_hash()}
+        self.last_trace.rebuild_s = rebuild_s  # a cost of this job, paid for the one before
         return iter(segments)
 
     def run(self, audio: Any, config: DecodeConfig) -> DecodeTrace:

@@ -397,17 +397,22 @@ def _row(job: PlannedJob, audio: JobAudio, run: _Served) -> dict[str, Any]:
     )
 
 
+DECODE_COLUMNS = ("decode_wall_s", "decode_stops_s", "decode_sampled", "decode_rebuild_s")
+
+
 def decode_columns(trace: Mapping[str, Any] | None) -> dict[str, Any]:
     """What the simulator's service-time table needs from a job's decode trace.
 
     ``decode_wall_s`` is the worker's whole decode (also of a late result); ``decode_stops_s``
     (JSON) are the offsets from the decode's start at which a cooperative stop can take effect:
     where the decoder checks its deadline (before each window's encoder pass and before each
-    attempt; `asrlab.decoding`). None without a trace
+    attempt; `asrlab.decoding`); ``decode_sampled`` whether an attempt sampled, so that the
+    worker rebuilds its model before its next decode, and ``decode_rebuild_s`` the seconds this
+    decode waited for such a rebuild. None without a trace
     (no decode, or a decode killed before it reported).
     """
     if not trace:
-        return {"decode_wall_s": None, "decode_stops_s": None}
+        return dict.fromkeys(DECODE_COLUMNS)
     summary = trace["summary"]
     t = float(summary["transcribe_s"])
     stops = [round(t, 4)]  # before the first window's encoder pass
@@ -416,7 +421,12 @@ def decode_columns(trace: Mapping[str, Any] | None) -> dict[str, Any]:
         for attempt in window["attempts"]:
             t += attempt["seconds"]
             stops.append(round(t, 4))
-    return {"decode_wall_s": float(summary["wall_s"]), "decode_stops_s": json.dumps(stops)}
+    return {
+        "decode_wall_s": float(summary["wall_s"]),
+        "decode_stops_s": json.dumps(stops),
+        "decode_sampled": summary.get("sampled"),  # absent from traces of older versions
+        "decode_rebuild_s": summary.get("rebuild_s"),
+    }
 
 
 # --- attribution and summary: pure over rows and events -------------------------------------

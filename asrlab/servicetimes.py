@@ -4,8 +4,10 @@ A row is one real job as a real workload ran it (`asrlab.load`): which model, co
 decode options (``decode_hash``) ran it, with or without the VAD gate, what it was (the mix
 item's ``source`` and ``length_s``), and what it cost: ``vad_s`` on the node, ``service_s`` from
 submission to the worker until its result reached the node, the decode's stop points for a
-cooperative deadline, and whether VAD found speech. Rows of kind ``respawn`` hold the seconds a
-killed worker took to come back (process start and model load).
+cooperative deadline, whether VAD found speech, and whether the decode ``sampled`` (then the
+worker rebuilds its model before its next decode). Rows of kind ``respawn`` hold the seconds a
+killed worker took to come back (process start and model load); rows of kind ``rebuild`` the
+seconds such a rebuild took.
 
 The simulator never invents a time: it resamples these rows. `calibrate` measures a table on
 this machine (every job alone, with no deadline that could cut it short); `from_workload_rows`
@@ -32,6 +34,7 @@ from asrlab.errors import ConfigError
 COLUMNS = (
     "kind", "model", "compute_type", "decode_hash", "vad_gate", "source", "length_s", "audio",
     "audio_s", "vad_s", "speech", "service_s", "stops_s", "code_version", "measured_by",
+    "sampled",
 )  # fmt: skip
 WHOLE = -1.0  # length_s of a mix item taken whole (None), as a number for grouping and CSV
 # The lab's own table: base, float32, the incident and the candidate remedy on DEFAULT_MIX-like
@@ -55,6 +58,17 @@ def from_workload_rows(rows: pd.DataFrame, *, measured_by: str = "") -> pd.DataF
     version = provenance.code_version()  # where a row does not say which code measured it
     for row in rows.to_dict("records"):
         gated = bool(row["remedy_vad_gate"])
+        service = {
+            "model": row["workload_model"],
+            "compute_type": row["workload_compute_type"],
+            "decode_hash": row["remedy_decode_hash"],
+            "vad_gate": gated,
+            "code_version": row.get("code_version", version),
+            "measured_by": measured_by,
+        }
+        rebuild = row.get("decode_rebuild_s")
+        if rebuild is not None and rebuild > 0:  # paid before the decode, cut short or not
+            out.append(_cost_row(service, "rebuild", float(rebuild)))
         skipped = gated and row.get("vad_spans") == 0 and pd.isna(row.get("lease_token"))
         killed = bool(row.get("worker_killed")) or row.get("worker_status") == "partial"
         decoded = not pd.isna(row["decode_wall_s"]) and not killed
@@ -63,13 +77,11 @@ def from_workload_rows(rows: pd.DataFrame, *, measured_by: str = "") -> pd.DataF
         service_s = math.nan
         if decoded:  # the worker's whole decode plus its start (the audio sent over the pipe)
             service_s = float(row["decode_wall_s"]) + float(row.get("worker_worker_start_s") or 0)
+        sampled = row.get("decode_sampled")  # None: measured before it was recorded
         out.append(
-            {
+            service
+            | {
                 "kind": "job",
-                "model": row["workload_model"],
-                "compute_type": row["workload_compute_type"],
-                "decode_hash": row["remedy_decode_hash"],
-                "vad_gate": gated,
                 "source": row["mix_source"],
                 "length_s": WHOLE if pd.isna(row["mix_length_s"]) else float(row["mix_length_s"]),
                 "audio": row.get("source"),  # the job's audio: clip id, composition, noise seed
@@ -78,13 +90,12 @@ def from_workload_rows(rows: pd.DataFrame, *, measured_by: str = "") -> pd.DataF
                 "speech": not skipped,
                 "service_s": service_s,
                 "stops_s": row["decode_stops_s"] if decoded else None,
-                "code_version": row.get("code_version", version),
-                "measured_by": measured_by,
+                "sampled": bool(sampled) if decoded and sampled is not None else None,
             }
         )
         respawn = row.get("worker_respawn_s")
         if respawn is not None and not pd.isna(respawn):
-            out.append(_respawn_row(out[-1], float(respawn)))
+            out.append(_cost_row(service, "respawn", float(respawn)))
     return pd.DataFrame(out, columns=list(COLUMNS))
 
 
@@ -107,10 +118,13 @@ def from_run(path: Path | str) -> pd.DataFrame:
     return from_workload_rows(pd.concat(rows, ignore_index=True), measured_by=f"from {path}")
 
 
-def _respawn_row(like: dict[str, Any], seconds: float) -> dict[str, Any]:
-    blank = dict.fromkeys(("audio", "audio_s", "vad_s", "stops_s"))
-    return like | blank | {"kind": "respawn", "source": "", "length_s": WHOLE, "speech": False,
-                           "service_s": seconds}  # fmt: skip
+def _cost_row(service: dict[str, Any], kind: str, seconds: float) -> dict[str, Any]:
+    """A worker's cost that belongs to no one job's audio: a ``respawn`` or a ``rebuild``."""
+    keys = ("model", "compute_type", "decode_hash", "vad_gate", "code_version", "measured_by")
+    blank = dict.fromkeys(("audio", "audio_s", "vad_s", "stops_s", "sampled"))
+    return {k: service[k] for k in keys} | blank | {
+        "kind": kind, "source": "", "length_s": WHOLE, "speech": False, "service_s": seconds
+    }  # fmt: skip
 
 
 def calibrate(
@@ -165,7 +179,7 @@ def calibrate(
         with WorkerManager(worker):
             starts.append(time.monotonic() - t0)
     like = table[table["kind"] == "job"].iloc[0].to_dict()
-    extra = pd.DataFrame([_respawn_row(like, s) for s in starts], columns=list(COLUMNS))
+    extra = pd.DataFrame([_cost_row(like, "respawn", s) for s in starts], columns=list(COLUMNS))
     return pd.concat([table, extra], ignore_index=True)
 
 
@@ -211,8 +225,9 @@ def load(path: Path | str | None = None) -> pd.DataFrame:
     if not path.is_file():
         raise ConfigError("service_times", str(path), "no such file; build one with calibrate()")
     table = pd.read_csv(path, dtype={"decode_hash": str, "stops_s": object, "audio": object})
-    if "audio" not in table.columns:  # tables measured before the audio was recorded
-        table["audio"] = None
+    for column in ("audio", "sampled"):  # tables measured before these were recorded
+        if column not in table.columns:
+            table[column] = None
     missing = set(COLUMNS) - set(table.columns)
     if missing:
         raise ConfigError("service_times", str(path), f"not a service-time table: {missing}")
@@ -227,6 +242,7 @@ class Draw:
     speech: np.ndarray
     service_s: np.ndarray
     stops_s: list[tuple[float, ...]]
+    sampled: np.ndarray  # the worker rebuilds its model after the job (False where unknown)
 
 
 class Sampler:
@@ -251,6 +267,7 @@ class Sampler:
         self.rows = table[key & (table["kind"] == "job")].reset_index(drop=True)
         self._stops = [_stops(raw, 1.0) for raw in self.rows["stops_s"]]  # parsed once
         self.respawn_s = table[key & (table["kind"] == "respawn")]["service_s"].to_numpy(float)
+        self.rebuild_s = table[key & (table["kind"] == "rebuild")]["service_s"].to_numpy(float)
         if self.rows.empty:
             have = pd.DataFrame(groups(table), columns=["model", "compute", "decode", "gate"])
             raise ConfigError(
@@ -299,6 +316,7 @@ class Sampler:
             speech=picked["speech"].to_numpy(bool),
             service_s=picked["service_s"].to_numpy(float) * scale,
             stops_s=stops,
+            sampled=picked["sampled"].isin([True, "True"]).to_numpy(bool),  # CSV: strings
         )
 
     @staticmethod
@@ -331,9 +349,18 @@ class Sampler:
 
     def respawn(self, rng: np.random.Generator) -> float:
         """One worker restart's seconds; 0 when none was measured (then a kill is free)."""
-        if not len(self.respawn_s):
-            return 0.0
-        return float(self.respawn_s[rng.integers(0, len(self.respawn_s))])
+        return _one(self.respawn_s, rng)
+
+    def rebuild(self, rng: np.random.Generator) -> float:
+        """One model rebuild's seconds (after a sampled decode); 0 when none was measured."""
+        return _one(self.rebuild_s, rng)
+
+
+def _one(seconds: np.ndarray, rng: np.random.Generator) -> float:
+    # No draw from rng when nothing was measured: a table without such rows simulates as before.
+    if not len(seconds):
+        return 0.0
+    return float(seconds[rng.integers(0, len(seconds))])
 
 
 def _stops(raw: Any, scale: float) -> tuple[float, ...]:

@@ -14,7 +14,9 @@ It answers what no 2-core machine can by brute force ("how many devices keep p99
   caller gives up at the deadline, the worker decodes on and stays busy), hard_kill (killed at
   the deadline, then respawned: the respawn seconds were measured), cooperative (stops at the
   first deadline check past the deadline, from the decode's measured stop points, or is killed
-  ``backstop_s`` later), none; a job still queued at its deadline fails there.
+  ``backstop_s`` later), none; a job still queued at its deadline fails there. A decode after
+  one that sampled first waits for the worker's model to be rebuilt (`asrlab.decoding`'s
+  reseed, measured like the respawn).
 
 Service times are never invented: each job's VAD and worker seconds are resampled from a table
 of measured jobs (`asrlab.servicetimes`). The rows come out with the columns of a real
@@ -89,10 +91,12 @@ class _Job:
     speech: bool
     service_s: float
     stops_s: tuple[float, ...]
+    sampled: bool  # its decode sampled: the worker rebuilds its model before the next one
     device: int = -1
     received: float = math.nan
     deadline: float = math.nan
     started_work: float | None = None  # when the worker began it
+    rebuild_s: float = 0.0  # the worker rebuilt its model first (an earlier job sampled)
     given_up: bool = False  # its caller was answered at the deadline while the worker ran on
     cancel: simpy.Event | None = None  # triggered by a revocation of its lease
     row: dict[str, Any] = field(default_factory=dict)
@@ -109,6 +113,7 @@ class _Device:
         self.changed = env.event()  # succeeds (and is replaced) whenever the arbiter changes
         self.holders: dict[int, _Job] = {}  # lease token -> job, for revocation
         self._tick_ms: float | None = None  # the due the ticker is armed for
+        self.stale_model = False  # the worker's last decode sampled: it rebuilds before the next
 
     def now_ms(self) -> float:
         return self.env.now * 1000.0
@@ -212,7 +217,10 @@ class Simulation:
         for item, members in by_item.items():
             audio = planned_audios(item, [p.job_seed for p in members])
             d = self.sampler.draw(item.source, item.length_s, len(members), rng, audio)
-            costs = d.vad_s.tolist(), d.speech.tolist(), d.service_s.tolist(), d.stops_s
+            costs = (
+                d.vad_s.tolist(), d.speech.tolist(), d.service_s.tolist(), d.stops_s,
+                d.sampled.tolist(),
+            )  # fmt: skip
             for p, *cost in zip(members, *costs, strict=True):
                 jobs[p.index] = _Job(p, *cost)
         return [j for j in jobs if j is not None]
@@ -344,7 +352,11 @@ class Simulation:
                     raise JobCancelled(job.plan.job_id, job.cancel.value)
                 raise self._timeout(job, submitted, timeout_s, "queued")
         job.started_work = env.now
-        end = env.now + job.service_s
+        if device.stale_model:  # `TracedWhisperModel.reseed`: inside this job's time
+            job.rebuild_s = self.sampler.rebuild(self.respawn_rng)
+            device.stale_model = False
+        row["decode_rebuild_s"] = job.rebuild_s
+        end = env.now + job.rebuild_s + job.service_s
         stop_at = self._stop_at(job, end, deadline)  # cooperative: a stop past the deadline
         kill_at = self._kill_at(deadline, end)
         finish = min(t for t in (end, stop_at, kill_at) if t is not None)
@@ -370,6 +382,7 @@ class Simulation:
 
     def _done(self, device: _Device, slot: Request, job: _Job, deadline: float | None) -> None:
         """The worker finished a decode (its caller answered, or given up on: legacy)."""
+        device.stale_model = job.sampled
         device.worker.release(slot)
         if deadline is not None and self.env.now > deadline:
             job.row["worker_work_after_deadline_s"] = self.env.now - deadline
@@ -379,7 +392,8 @@ class Simulation:
         if self.remedy.policy != "cooperative" or deadline is None or end <= deadline:
             return None
         assert job.started_work is not None
-        past = [job.started_work + s for s in job.stops_s if job.started_work + s >= deadline]
+        began = job.started_work + job.rebuild_s  # the stops count from the decode's start
+        past = [began + s for s in job.stops_s if began + s >= deadline]
         return min(past) if past and min(past) < end else None
 
     def _kill_at(self, deadline: float | None, end: float) -> float | None:
@@ -407,6 +421,7 @@ class Simulation:
             row["worker_work_after_deadline_s"] = max(0.0, self.env.now - deadline)
         respawn = self.sampler.respawn(self.respawn_rng)
         row["worker_respawn_s"] = respawn
+        device.stale_model = False  # a new process loads the model afresh
         self.env.timeout(respawn).callbacks.append(lambda _: device.worker.release(slot))
         return error
 

@@ -462,28 +462,48 @@ def _stderr_to(path: Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _deadline(point_id: str, timeout_s: float | None) -> Iterator[None]:
-    """Raise PointTimeout after ``timeout_s``; kill the kernel the interrupted run leaves behind."""
+    """Raise PointTimeout after ``timeout_s``; kill the kernel the interrupted run leaves behind.
+
+    The kernel is killed in the signal handler itself: the alarm can land while nbclient's
+    asyncio loop runs a callback, which logs the exception and carries on waiting for the cell
+    (a full suite once saw a 4 s point run its whole 60 s). A dead kernel ends the run whichever
+    line the alarm interrupted; whatever the run then raises, or if it returns, it timed out.
+    """
     if timeout_s is None:
         yield
         return
+    expired = False
 
     def expire(signum: int, frame: Any) -> None:
+        nonlocal expired
+        expired = True
+        _kill_children()
         raise PointTimeout(point_id, timeout_s)
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, timeout_s)
     try:
         yield
-    except PointTimeout:
-        import psutil
-
-        for child in psutil.Process().children(recursive=True):
-            with contextlib.suppress(psutil.Error):
-                child.kill()
-        raise
+    except Exception as e:
+        if not expired:
+            raise
+        _kill_children()  # a kernel started after the handler ran
+        if isinstance(e, PointTimeout):
+            raise
+        raise PointTimeout(point_id, timeout_s) from e
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    if expired:  # the handler's exception was swallowed on the way out
+        raise PointTimeout(point_id, timeout_s)
+
+
+def _kill_children() -> None:
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            child.kill()
 
 
 def combine(

@@ -114,10 +114,19 @@ class DecodeTrace:
     segments: list[SegmentRecord] = field(default_factory=list)
     finished: bool = False
     stopped_reason: str | None = None
+    # Seconds spent before this decode rebuilding a model that an earlier decode had sampled
+    # with (`asrlab.decoding.TracedWhisperModel.reseed`); outside transcribe, so not in wall_s.
+    rebuild_s: float = 0.0
 
     @property
     def attempts(self) -> list[Attempt]:
         return [a for w in self.windows for a in w.attempts]
+
+    @property
+    def sampled(self) -> bool:
+        """Whether an attempt sampled (temperature > 0): the worker's model is rebuilt before
+        its next decode, so that one seed keeps meaning one set of draws."""
+        return any(a.temperature > 0 for a in self.attempts)
 
     @property
     def wall_s(self) -> float:
@@ -201,6 +210,8 @@ class DecodeTrace:
             "segments": len(self.segments),
             "finished": self.finished,
             "stopped_reason": self.stopped_reason,
+            "sampled": self.sampled,
+            "rebuild_s": self.rebuild_s,
             "text": self.text,
         }
 

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from asrlab import sweep
 from asrlab.cli import app
-from asrlab.errors import ConfigError
+from asrlab.errors import ConfigError, PointTimeout
 
 PROBE = Path(__file__).resolve().parent / "data" / "sweep_probe.ipynb"
 ROOT = Path(__file__).resolve().parent.parent
@@ -275,6 +275,21 @@ def test_a_point_past_its_timeout_fails_and_its_kernel_is_killed(tmp_path: Path)
         if "ipykernel_launcher" in " ".join(proc.info["cmdline"] or []):
             leftover += [proc] if str(tmp_path) in (proc.info["cwd"] or "") else []
     assert leftover == []
+
+
+def test_a_deadline_the_run_swallows_still_kills_the_kernel_and_times_out() -> None:
+    """nbclient's asyncio loop logs an exception raised inside one of its callbacks and waits
+    on: an alarm landing there once let a 4 s point run its whole 60 s in a full suite."""
+    kernel = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    t0 = time.perf_counter()
+    with pytest.raises(PointTimeout, match="past its 0.5 s limit"):
+        with sweep._deadline("p", 0.5):
+            while kernel.poll() is None:  # the loop: waits while the kernel lives
+                try:
+                    time.sleep(0.01)
+                except Exception:  # swallowed, as asyncio's callback handler does
+                    pass
+    assert time.perf_counter() - t0 < 5 and kernel.returncode is not None
 
 
 def test_cli_reruns_a_finished_sweep_from_cache_in_a_fresh_process(
