@@ -166,6 +166,7 @@ def calibrate(
             replace(config, mix=(item,), n_jobs=per_item, seed=seed + k),
             rate_per_min=rate_per_min,
             progress=progress,
+            measured_by=f"calibrate seed={seed + k}",
         )
         for k, item in enumerate(config.mix)
     ]
@@ -184,7 +185,11 @@ def calibrate(
 
 
 def measure_alone(
-    config: Any, *, rate_per_min: float = 20.0, progress: bool = True
+    config: Any,
+    *,
+    rate_per_min: float = 20.0,
+    progress: bool = True,
+    measured_by: str | None = None,
 ) -> pd.DataFrame:
     """The table rows of `config`'s own jobs (same seed: the same audio), each measured alone.
 
@@ -208,7 +213,8 @@ def measure_alone(
         hold_max_ms=3.6e6,
     )
     result = run_workload(alone, progress=progress)
-    return from_workload_rows(result.frame(), measured_by=f"alone seed={config.seed}")
+    by = measured_by or f"alone seed={config.seed}"
+    return from_workload_rows(result.frame(), measured_by=by)
 
 
 def save(table: pd.DataFrame, path: Path | str) -> Path:

@@ -352,7 +352,7 @@ class Simulation:
                     raise JobCancelled(job.plan.job_id, job.cancel.value)
                 raise self._timeout(job, submitted, timeout_s, "queued")
         job.started_work = env.now
-        if device.stale_model:  # `TracedWhisperModel.reseed`: inside this job's time
+        if device.stale_model:  # `TracedModel.reseed`: inside this job's time
             job.rebuild_s = self.sampler.rebuild(self.respawn_rng)
             device.stale_model = False
         row["decode_rebuild_s"] = job.rebuild_s

@@ -115,7 +115,7 @@ class DecodeTrace:
     finished: bool = False
     stopped_reason: str | None = None
     # Seconds spent before this decode rebuilding a model that an earlier decode had sampled
-    # with (`asrlab.decoding.TracedWhisperModel.reseed`); outside transcribe, so not in wall_s.
+    # with (`asrlab.decoding.TracedModel.reseed`); outside transcribe, so not in wall_s.
     rebuild_s: float = 0.0
 
     @property

@@ -196,8 +196,9 @@ def test_every_failure_is_attributed_once() -> None:
 
 
 def test_a_decode_after_a_sampled_one_waits_for_the_model_rebuild() -> None:
-    """`TracedWhisperModel.reseed` rebuilds a model that sampled before its next decode: in the
-    validation workloads 0.2-0.3 s inside 13 % of the jobs, exactly those after a noise job."""
+    """`TracedModel.reseed` rebuilds a model that sampled before its next decode: in the
+    validation workloads 0.2-0.3 s inside 13 % of the decodes, each right after a noise decode
+    that climbed the ladder."""
     costs = table(INCIDENT_COSTS, sampled=("pink_noise",), rebuild_s=0.25)
     # A (noise, 38 s, sampled) runs late past its 30 s deadline; B queues at the worker.
     jobs = [PlannedJob(0, "job-A", 0.0, NOISE, 3), PlannedJob(1, "job-B", 36.0, SPEECH, 4)]
