@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import psutil
 import yaml
 
 from asrlab import notebooks, provenance
@@ -460,14 +461,19 @@ def _stderr_to(path: Path) -> Iterator[None]:
             os.close(saved)
 
 
+_REALARM_S = 0.5  # once a point is due, its alarm repeats until the run has stopped
+
+
 @contextlib.contextmanager
 def _deadline(point_id: str, timeout_s: float | None) -> Iterator[None]:
     """Raise PointTimeout after ``timeout_s``; kill the kernel the interrupted run leaves behind.
 
-    The kernel is killed in the signal handler itself: the alarm can land while nbclient's
-    asyncio loop runs a callback, which logs the exception and carries on waiting for the cell
-    (a full suite once saw a 4 s point run its whole 60 s). A dead kernel ends the run whichever
-    line the alarm interrupted; whatever the run then raises, or if it returns, it timed out.
+    A run can swallow the alarm's exception: nbclient's asyncio loop logs one raised inside a
+    callback and waits on, and jupyter_client's network discovery, while it starts the kernel,
+    catches every exception (a full suite twice saw a 4 s point run its whole 60 s). So the
+    handler kills the kernel itself, and the alarm repeats every `_REALARM_S` until the run
+    stops: a kernel started after a swallowed alarm dies at the next one. Whatever the run then
+    raises, or if it returns, it timed out.
     """
     if timeout_s is None:
         yield
@@ -481,26 +487,27 @@ def _deadline(point_id: str, timeout_s: float | None) -> Iterator[None]:
         raise PointTimeout(point_id, timeout_s)
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s, _REALARM_S)
     try:
         yield
     except Exception as e:
         if not expired:
             raise
-        _kill_children()  # a kernel started after the handler ran
         if isinstance(e, PointTimeout):
             raise
         raise PointTimeout(point_id, timeout_s) from e
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-    if expired:  # the handler's exception was swallowed on the way out
+        if expired:
+            _kill_children()  # a kernel started after the last alarm
+    if expired:  # every alarm's exception was swallowed on the way out
         raise PointTimeout(point_id, timeout_s)
 
 
 def _kill_children() -> None:
-    import psutil
-
+    # psutil is imported with the module: an import inside the handler can land in the middle
+    # of the run's own import of psutil and find it half made.
     for child in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
             child.kill()
