@@ -82,14 +82,21 @@ class Experiment:
         return [name for axis in self.grid for name in axis[0]] + list(self.fixed)
 
     def points(self) -> list[Point]:
-        """The cartesian product of the axes (the first varies slowest), times ``repeats``."""
-        points = []
+        """The cartesian product of the axes (the first varies slowest), times ``repeats``: every
+        combination's first repeat, then every second one, ... A point's repeats run a whole
+        pass apart, so that a slowdown of the machine for a minute hits one of them, and the
+        noise floor `asrlab compare` takes from repeats sees it (run back to back, both repeats
+        of one point were once 17 % slower together and flagged a run of the same commit)."""
+        combos = []
         for index, combo in enumerate(itertools.product(*self.grid)):
             params = {k: v for assignment in combo for k, v in assignment.items()} | self.fixed
             digest = hashlib.sha256(canonical(params).encode()).hexdigest()[:6]
-            ids = [f"{index:03d}-{digest}-r{r}" for r in range(self.repeats)]
-            points += [Point(index, point_id, params, r) for r, point_id in enumerate(ids)]
-        return points
+            combos.append((index, digest, params))
+        return [
+            Point(index, f"{index:03d}-{digest}-r{r}", params, r)
+            for r in range(self.repeats)
+            for index, digest, params in combos
+        ]
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def first(runs_root: Path) -> sweep.SweepResult:
         ({"zip": [{"x": [1, 2], "y": ["a", "b"]}, {"fail": [False, True]}]}, 1,
          [{"x": 1, "y": "a", "fail": False}, {"x": 1, "y": "a", "fail": True},
           {"x": 2, "y": "b", "fail": False}, {"x": 2, "y": "b", "fail": True}]),
-        ({"x": [1, 2]}, 3, [{"x": 1}] * 3 + [{"x": 2}] * 3),
+        ({"x": [1, 2]}, 3, [{"x": 1}, {"x": 2}] * 3),
     ],
 )  # fmt: skip
 def test_grid_expands_as_product_and_zip(
@@ -74,7 +74,9 @@ def test_grid_expands_as_product_and_zip(
 ) -> None:
     points = experiment(grid=grid, repeats=repeats).points()
     assert [p.params for p in points] == expected
-    assert [p.repeat for p in points] == list(range(repeats)) * (len(expected) // repeats)
+    # Repeat-major: each combination once, then again (a point's repeats a pass apart).
+    combos = len(expected) // repeats
+    assert [p.repeat for p in points] == [r for r in range(repeats) for _ in range(combos)]
     assert len({p.point_id for p in points}) == len(points)
 
 
