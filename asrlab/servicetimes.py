@@ -271,7 +271,7 @@ class Sampler:
         )
         self.what = f"model={model} compute_type={compute_type} decode={decode_hash} gate={gate}"
         self.rows = table[key & (table["kind"] == "job")].reset_index(drop=True)
-        self._stops = [_stops(raw, 1.0) for raw in self.rows["stops_s"]]  # parsed once
+        self._stops = [_stops(raw) for raw in self.rows["stops_s"]]  # parsed once
         self.respawn_s = table[key & (table["kind"] == "respawn")]["service_s"].to_numpy(float)
         self.rebuild_s = table[key & (table["kind"] == "rebuild")]["service_s"].to_numpy(float)
         if self.rows.empty:
@@ -369,10 +369,11 @@ def _one(seconds: np.ndarray, rng: np.random.Generator) -> float:
     return float(seconds[rng.integers(0, len(seconds))])
 
 
-def _stops(raw: Any, scale: float) -> tuple[float, ...]:
+def _stops(raw: Any) -> tuple[float, ...]:
+    """A row's deadline-check offsets (JSON list in the CSV); none for a job that never decoded."""
     if not isinstance(raw, str) or not raw:
         return ()
-    return tuple(float(x) * scale for x in json.loads(raw))
+    return tuple(float(x) for x in json.loads(raw))
 
 
 def describe(table: pd.DataFrame) -> pd.DataFrame:
