@@ -446,26 +446,13 @@ def run_point(
     t0 = time.perf_counter()
     Path(folder).mkdir(parents=True, exist_ok=True)
     try:
-        with _stderr_to(Path(folder) / "kernel.log"), _deadline(point_id, timeout_s):
+        with notebooks.stderr_to(Path(folder) / "kernel.log"), _deadline(point_id, timeout_s):
             notebooks.execute(notebook, Path(folder), params)
         return None, time.perf_counter() - t0
     except Exception as e:
         # PapermillExecutionError's str() is the whole traceback; ename/evalue is what failed.
         text = f"{e.ename}: {e.evalue}" if hasattr(e, "ename") else f"{type(e).__name__}: {e}"
         return text, time.perf_counter() - t0
-
-
-@contextlib.contextmanager
-def _stderr_to(path: Path) -> Iterator[None]:
-    """Send this process's stderr, and so its kernel's, to ``path``: a clean progress bar."""
-    saved = os.dup(2)
-    with open(path, "ab") as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 _REALARM_S = 0.5  # once a point is due, its alarm repeats until the run has stopped
@@ -486,11 +473,14 @@ def _deadline(point_id: str, timeout_s: float | None) -> Iterator[None]:
         yield
         return
     expired = False
+    # Only what the run starts is the kernel: a process the caller already had (multiprocessing's
+    # resource tracker, a Dask nanny's helpers) lives on.
+    spared = frozenset(psutil.Process().children(recursive=True))
 
     def expire(signum: int, frame: Any) -> None:
         nonlocal expired
         expired = True
-        _kill_children()
+        _kill_children(spared)
         raise PointTimeout(point_id, timeout_s)
 
     previous = signal.signal(signal.SIGALRM, expire)
@@ -507,17 +497,20 @@ def _deadline(point_id: str, timeout_s: float | None) -> Iterator[None]:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         if expired:
-            _kill_children()  # a kernel started after the last alarm
+            _kill_children(spared)  # a kernel started after the last alarm
     if expired:  # every alarm's exception was swallowed on the way out
         raise PointTimeout(point_id, timeout_s)
 
 
-def _kill_children() -> None:
+def _kill_children(spared: frozenset[psutil.Process]) -> None:
+    """Kill this process's descendants except ``spared`` (psutil.Process equality is pid and
+    start time, so a reused pid is not spared)."""
     # psutil is imported with the module: an import inside the handler can land in the middle
     # of the run's own import of psutil and find it half made.
     for child in psutil.Process().children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            child.kill()
+        if child not in spared:
+            with contextlib.suppress(psutil.Error):
+                child.kill()
 
 
 def combine(

@@ -283,21 +283,27 @@ def test_a_deadline_the_run_swallows_still_kills_the_kernel_and_times_out() -> N
     """A run can swallow the alarm: nbclient's asyncio loop logs an exception raised in one of
     its callbacks, and jupyter_client's interface discovery, while the kernel starts, catches
     everything; a full suite twice saw a 4 s point run its whole 60 s. Here the kernel starts
-    only after the first alarm was swallowed."""
+    only after the first alarm was swallowed. A process the caller had before the run (here a
+    stand-in for multiprocessing's resource tracker) is not the point's and lives on."""
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    bystander = subprocess.Popen(sleep)
     kernels: list[subprocess.Popen] = []
     swallowed = 0
     t0 = time.perf_counter()
-    with pytest.raises(PointTimeout, match="past its 0.5 s limit"):
-        with sweep._deadline("p", 0.5):
-            while not kernels or kernels[0].poll() is None:  # waits while the kernel lives
-                try:
-                    time.sleep(0.01)
-                    if swallowed and not kernels:
-                        sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
-                        kernels.append(subprocess.Popen(sleep))
-                except Exception:  # swallowed, as those handlers do
-                    swallowed += 1
-    assert time.perf_counter() - t0 < 5 and kernels[0].poll() is not None and swallowed >= 2
+    try:
+        with pytest.raises(PointTimeout, match="past its 0.5 s limit"):
+            with sweep._deadline("p", 0.5):
+                while not kernels or kernels[0].poll() is None:  # waits while the kernel lives
+                    try:
+                        time.sleep(0.01)
+                        if swallowed and not kernels:
+                            kernels.append(subprocess.Popen(sleep))
+                    except Exception:  # swallowed, as those handlers do
+                        swallowed += 1
+        assert time.perf_counter() - t0 < 5 and kernels[0].poll() is not None and swallowed >= 2
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
 
 
 def test_cli_reruns_a_finished_sweep_from_cache_in_a_fresh_process(
