@@ -6,6 +6,9 @@ only logs it), so a typo in a sweep cannot silently run the defaults.
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +63,24 @@ def execute(name: str, out_dir: Path, parameters: dict[str, Any], *, html: bool 
         if html and executed.exists():
             _to_html(executed)
     return executed
+
+
+@contextlib.contextmanager
+def stderr_to(path: Path) -> Iterator[None]:
+    """Send this process's stderr, and so the kernel's it starts, to ``path`` (appended).
+
+    The kernel inherits file descriptor 2, and its start-up warnings would otherwise be written
+    through the caller's progress bar; they stay in the run folder beside the notebook.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _to_html(executed: Path) -> Path:

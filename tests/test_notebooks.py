@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +15,19 @@ from asrlab import notebooks
 from asrlab.errors import ConfigError
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def test_a_kernels_stderr_goes_to_the_run_folder_not_the_progress_bar(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """ipykernel warns on stderr at every start; `asrlab reproduce` printed it through its bar."""
+    log = tmp_path / "remedy" / "kernel.log"
+    say = [sys.executable, "-c", "import sys; sys.stderr.write(sys.argv[1])"]
+    with notebooks.stderr_to(log):
+        subprocess.run([*say, "[IPKernelApp] WARNING"], check=True)
+    subprocess.run([*say, "after the run"], check=True)
+    assert log.read_text() == "[IPKernelApp] WARNING"
+    assert capfd.readouterr().err == "after the run"
 
 
 @pytest.mark.timeout(300)
