@@ -474,12 +474,14 @@ def write(comparison: Comparison, out: Path | None = None) -> list[Path]:
     written = {folder / "compare.md": f"# asrlab compare\n\n{body}", folder / "compare.json": blob}
     if out is not None:
         written[out] = f"# asrlab compare\n\n{body}"
+    from asrlab.sweep import report_html
+
     report = folder / "report.md"
     try:
         if report.is_file():
             text = _without_section(report.read_text(encoding="utf-8"))
             written[report] = text.rstrip("\n") + "\n\n" + section
-            written[folder / "report.html"] = _html(written[report], comparison.b.experiment)
+            written[folder / "report.html"] = report_html(written[report], comparison.b.experiment)
         for path, text in written.items():
             path.write_text(text, encoding="utf-8")
     except OSError as e:
@@ -506,10 +508,3 @@ def _without_section(text: str) -> str:
     end = text.find("\n## ", start + 1)
     return text[:start] + ("\n" + text[end + 1 :] if end >= 0 else "\n")
 
-
-def _html(markdown: str, experiment: str) -> str:
-    """report.html as `asrlab.sweep.write_reports` renders it."""
-    import mistune
-
-    body = mistune.create_markdown(escape=True, plugins=["table"])(markdown)
-    return f"<!doctype html><meta charset='utf-8'><title>Sweep {experiment}</title>\n{body}"

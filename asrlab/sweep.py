@@ -644,8 +644,6 @@ def write_reports(experiment: Experiment, result: SweepResult) -> None:
 
     Links are relative, so the run folder can be moved, zipped or served as it is.
     """
-    import mistune  # nbconvert's Markdown renderer
-
     points, figures = [], []
     for o in result.outcomes:
         folder = f"points/{o.point.point_id}"
@@ -664,6 +662,12 @@ def write_reports(experiment: Experiment, result: SweepResult) -> None:
     lists["across"] = f"\n## Across points\n\n{summary}\n" if summary else ""
     text = REPORT.format(e=experiment, r=result, n=len(result.outcomes), **lists)
     (result.out_dir / "report.md").write_text(text, encoding="utf-8")
-    body = mistune.create_markdown(escape=True, plugins=["table"])(text)
-    title = f"<!doctype html><meta charset='utf-8'><title>Sweep {experiment.name}</title>"
-    (result.out_dir / "report.html").write_text(f"{title}\n{body}", encoding="utf-8")
+    (result.out_dir / "report.html").write_text(report_html(text, experiment.name), "utf-8")
+
+
+def report_html(markdown: str, experiment: str) -> str:
+    """report.md's text as report.html: the page `write_reports` and `asrlab compare` write."""
+    import mistune  # nbconvert's Markdown renderer
+
+    body = mistune.create_markdown(escape=True, plugins=["table"])(markdown)
+    return f"<!doctype html><meta charset='utf-8'><title>Sweep {experiment}</title>\n{body}"
