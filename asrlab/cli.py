@@ -228,12 +228,11 @@ def run_replays(model: str, remedies: str, out: Path) -> Path:
     for name in tqdm(names, desc="replaying the incident", unit="remedy"):
         folder = run_dir / name.replace("+", "_")
         try:
-            with notebooks.stderr_to(folder / "kernel.log"):
-                notebooks.execute(
-                    "01_incident_replay",
-                    folder.resolve(),
-                    {"model": model, "remedy": name, "output_dir": str(folder.resolve())},
-                )
+            notebooks.execute(
+                "01_incident_replay",
+                folder.resolve(),
+                {"model": model, "remedy": name, "output_dir": str(folder.resolve())},
+            )
         except Exception as e:  # one failed replay must not lose the others
             lines.append({"remedy": name, "A": f"replay failed: {type(e).__name__}: {e}"})
             continue

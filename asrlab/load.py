@@ -236,17 +236,13 @@ def _concat_label(item: MixItem, first: corpus.Clip) -> str:
     return f"{item.source} {item.length_s:g} s from {first.clip_id}"
 
 
-def planned_audio(item: MixItem, job_seed: int) -> tuple[str | None, float | None]:
-    """The label and seconds of the audio `load_item` will give this job, read off the corpus
-    manifest without making or decoding any audio (the simulator's per-job audio); a file's are
-    unknown (None) until it is decoded."""
-    return planned_audios(item, (job_seed,))[0]
-
-
 def planned_audios(
     item: MixItem, job_seeds: Sequence[int]
 ) -> list[tuple[str | None, float | None]]:
-    """`planned_audio` of many jobs of one item: the item is looked up once (100,000 jobs)."""
+    """Per job seed, the label and seconds of the audio `load_item` will give that job of
+    ``item``, read off the corpus manifest without making or decoding any audio (the
+    simulator's per-job audio); a file's are unknown (None) until it is decoded. One call per
+    item: the item is looked up once for all its jobs (100,000 of them)."""
     if item.source in corpus.STRESS_SOURCES:
         assert item.length_s is not None  # `_mix_item` refuses a stress source without one
         length_s = float(item.length_s)

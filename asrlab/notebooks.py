@@ -37,7 +37,8 @@ def declared_parameters(path: Path) -> dict[str, Any]:
 
 
 def execute(name: str, out_dir: Path, parameters: dict[str, Any], *, html: bool = True) -> Path:
-    """Execute notebook ``name`` with ``parameters`` into ``out_dir``/executed.ipynb (+ .html).
+    """Execute notebook ``name`` with ``parameters`` into ``out_dir``/executed.ipynb (+ .html);
+    the kernel's stderr goes to ``out_dir``/kernel.log (`stderr_to`).
 
     Raises:
         ConfigError: a parameter the notebook does not declare.
@@ -52,13 +53,14 @@ def execute(name: str, out_dir: Path, parameters: dict[str, Any], *, html: bool 
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / "executed.ipynb"
     try:
-        papermill.execute_notebook(
-            str(path),
-            str(executed),
-            parameters=parameters,
-            progress_bar=False,
-            cwd=str(out_dir),
-        )
+        with stderr_to(out_dir / "kernel.log"):
+            papermill.execute_notebook(
+                str(path),
+                str(executed),
+                parameters=parameters,
+                progress_bar=False,
+                cwd=str(out_dir),
+            )
     finally:
         if html and executed.exists():
             _to_html(executed)

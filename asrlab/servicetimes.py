@@ -293,7 +293,7 @@ class Sampler:
     ) -> Draw:
         """``n`` independent draws for jobs of one mix item.
 
-        ``audio`` (label and seconds, one per job: `asrlab.load.planned_audio`) narrows each
+        ``audio`` (label and seconds, one per job: `asrlab.load.planned_audios`) narrows each
         draw to the measured rows of the same audio when the table has them (the same clip, the
         same composition, the same noise signal: a decode costs about the same each time, and a
         composition that sends the decoder into a loop does so every time), else to the rows

@@ -446,7 +446,7 @@ def run_point(
     t0 = time.perf_counter()
     Path(folder).mkdir(parents=True, exist_ok=True)
     try:
-        with notebooks.stderr_to(Path(folder) / "kernel.log"), _deadline(point_id, timeout_s):
+        with _deadline(point_id, timeout_s):
             notebooks.execute(notebook, Path(folder), params)
         return None, time.perf_counter() - t0
     except Exception as e:
@@ -488,11 +488,9 @@ def _deadline(point_id: str, timeout_s: float | None) -> Iterator[None]:
     try:
         yield
     except Exception as e:
-        if not expired:
-            raise
-        if isinstance(e, PointTimeout):
-            raise
-        raise PointTimeout(point_id, timeout_s) from e
+        if expired and not isinstance(e, PointTimeout):
+            raise PointTimeout(point_id, timeout_s) from e
+        raise
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

@@ -78,6 +78,7 @@ def test_incident_replay_notebook(tmp_path: Path) -> None:
     assert rows["code_version"].notna().all() and rows["model_sha256"].str.len().eq(64).all()
     assert "squalid" in rows["text"].iloc[0].lower()
     assert (out_dir / "timeline.png").stat().st_size > 10_000
+    assert (tmp_path / "kernel.log").is_file()  # the kernel's stderr, beside the notebook
 
 
 def test_unknown_notebook_parameter_is_refused(tmp_path: Path) -> None:
