@@ -252,16 +252,19 @@ def test_the_slowed_nightly_differs_from_the_nightly_only_by_its_slow_down() -> 
     assert slowed == nightly
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(900)
 def test_a_tiny_nightly_run_twice_flags_nothing_and_the_slowed_one_its_points(
     tmp_path: Path,
 ) -> None:
-    """experiments/nightly.yaml cut down (tiny.en, 2 remedies, 2 clips, 2 repeats), run three
-    times at this commit: twice as it is, once with the slowed copy's override."""
+    """experiments/nightly.yaml cut down (tiny.en, 2 remedies, 2 classes), run three times at
+    this commit: twice as it is, once with the slowed copy's override. Its items and repeats are
+    the nightly's: cut to 1 clip and 2 repeats, a point's CPU seconds (~4 s) moved by up to 1.24x
+    between two runs a minute apart on the shared machine, past the 15 % the nightly's
+    7-36 s points need (experiments/README.md)."""
     spec = yaml.safe_load((ROOT / "experiments" / "nightly.yaml").read_text())
     spec["grid"] = {"model": ["tiny.en"], "remedy": ["incident", "no_fallback"]}
-    spec["fixed"] |= {"classes": ["clean_en", "noise"], "max_items": 1}
-    spec["repeats"] = 2
+    spec["fixed"] |= {"classes": ["clean_en", "noise"]}
+    points = 2 * spec["repeats"]
     slow = yaml.safe_load((ROOT / "tests" / "data" / "nightly_slowed.yaml").read_text())
     slowed = spec | {"fixed": spec["fixed"] | {"beam_size_overrides": {"incident": 20}}}
     assert slowed["fixed"]["beam_size_overrides"] == slow["fixed"]["beam_size_overrides"]
@@ -273,7 +276,7 @@ def test_a_tiny_nightly_run_twice_flags_nothing_and_the_slowed_one_its_points(
         result = sweep.run_sweep(
             experiment, force=True, out_dir=tmp_path / name, runs_root=tmp_path, progress=False
         )
-        assert (result.n_run, result.n_failed) == (4, 0)
+        assert (result.n_run, result.n_failed) == (points, 0)
         runs[name] = result.out_dir
     same = CliRunner().invoke(app, ["compare", str(runs["a"]), str(runs["b"])])
     assert same.exit_code == 0, same.output
