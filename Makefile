@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # package) makes pip download a CUDA build of several GB. GPU users: see README.md.
 TORCH := torch==2.13.0
 
-.PHONY: reproduce test lint lock clean
+.PHONY: reproduce test test-fast lint lock clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,15 @@ $(STAMP): pyproject.toml requirements/lock.txt
 reproduce: $(STAMP)
 	$(BIN)/asrlab reproduce
 
+# The whole suite: what CI runs (.ci/run) and what an issue is closed on.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The tier to work with: no model, no worker process, no notebook kernel (tests/conftest.py).
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "not (model or worker or kernel or slow)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -24,16 +24,16 @@ __version__ = "0.1.0"
 
 # name -> module that defines it; loaded on first access.
 _LAZY = {
-    "DecodeConfig": "asrlab.decoding",
-    "TracedModel": "asrlab.decoding",
-    "load_model": "asrlab.decoding",
-    "preset": "asrlab.decoding",
-    "DecodeTrace": "asrlab.trace",
-    "resolve": "asrlab.models",
-    "decode": "asrlab.audio",
-    "corpus": "asrlab.corpus",
-    "WorkerConfig": "asrlab.worker",
-    "WorkerManager": "asrlab.manager",
+    "DecodeConfig": "asrlab.decoding.options",
+    "TracedModel": "asrlab.decoding.traced",
+    "load_model": "asrlab.decoding.traced",
+    "preset": "asrlab.decoding.options",
+    "DecodeTrace": "asrlab.decoding.trace",
+    "resolve": "asrlab.decoding.models",
+    "decode": "asrlab.audio.samples",
+    "corpus": "asrlab.audio.corpus",
+    "WorkerConfig": "asrlab.service.worker",
+    "WorkerManager": "asrlab.service.manager",
 }
 
 __all__ = [
@@ -59,13 +59,14 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from asrlab import corpus
-    from asrlab.audio import decode
-    from asrlab.decoding import DecodeConfig, TracedModel, load_model, preset
-    from asrlab.manager import WorkerManager
-    from asrlab.models import resolve
-    from asrlab.trace import DecodeTrace
-    from asrlab.worker import WorkerConfig
+    from asrlab.audio import corpus
+    from asrlab.audio.samples import decode
+    from asrlab.decoding.models import resolve
+    from asrlab.decoding.options import DecodeConfig, preset
+    from asrlab.decoding.trace import DecodeTrace
+    from asrlab.decoding.traced import TracedModel, load_model
+    from asrlab.service.manager import WorkerManager
+    from asrlab.service.worker import WorkerConfig
 
 
 def __getattr__(name: str) -> Any:
@@ -73,6 +74,6 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'asrlab' has no attribute {name!r}")
     mod = importlib.import_module(module)
-    value = mod if module.endswith(f".{name}") else getattr(mod, name)
+    value = mod if module.endswith(f".{name}") else getattr(mod, name)  # a module, or a name in one
     globals()[name] = value
     return value

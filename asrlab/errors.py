@@ -178,7 +178,7 @@ class PointTimeout(AsrlabError):
     The sweep records the point as failed with this text and goes on with the others.
 
     Attributes:
-        point_id: the point (``asrlab.sweep.Point.point_id``).
+        point_id: the point (``asrlab.lab.experiment.Point.point_id``).
         timeout_s: the experiment's limit per point, in seconds.
     """
 

@@ -1,7 +1,7 @@
 """Where a number came from: code version, package versions, hardware, model hash.
 
 Every result the lab writes carries this, so a figure in a notebook can be traced back to the
-exact software and machine that measured it (DESIGN.md, "Reproducibility").
+exact software and machine that measured it (docs/design.md, "Reproducibility").
 """
 
 from __future__ import annotations

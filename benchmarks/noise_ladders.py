@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import argparse
 
-from asrlab import audio
-from asrlab.decoding import load_model, preset
+from asrlab.audio.signals import white_noise
+from asrlab.decoding.options import preset
+from asrlab.decoding.traced import load_model
 
 
 def main() -> None:
@@ -26,7 +27,7 @@ def main() -> None:
     print(f"white noise {args.length_s:g} s, incident preset (beam 10), base int8, sampler seed 0")
     print(f"{'seed':>4} {'lang':>5} {'transcribe s':>13} {'iterate s':>10} {'segs':>5}  attempts")
     for seed in range(int(first), int(last or first) + 1):
-        trace = model.run(audio.white_noise(args.length_s, seed=seed), preset("incident"))
+        trace = model.run(white_noise(args.length_s, seed=seed), preset("incident"))
         ladder = ", ".join(f"{a.temperature:.1f}:{a.tokens} {a.verdict}" for a in trace.attempts)
         print(
             f"{seed:>4} {trace.language:>5} {trace.transcribe_s:>13.2f} {trace.iterate_s:>10.2f} "

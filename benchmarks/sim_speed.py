@@ -2,7 +2,7 @@
 
 The bar (issue 6): 100,000 jobs in under 20 s on the 2-core lab machine. Each preset is run
 --repeats times, interleaved, and the median, min and max wall seconds are printed: the
-simulation alone, and with `asrlab.load.summarize` (percentiles with intervals, attribution)
+simulation alone, and with `attribution.summarize` (percentiles with intervals, attribution)
 as `asrlab simulate` prints it.
 
     .venv/bin/python benchmarks/sim_speed.py --jobs 100000 --repeats 3
@@ -14,8 +14,9 @@ import argparse
 import statistics
 import time
 
-from asrlab import servicetimes, sim
-from asrlab.load import format_summary, summarize
+from asrlab.sim.core import SimConfig, simulate
+from asrlab.sim.costs import load
+from asrlab.workload.attribution import format_summary, summarize
 
 PRESETS = ("incident", "vad_gate+hard_kill+no_fallback+beam_5")
 
@@ -28,12 +29,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--presets", nargs="+", default=list(PRESETS))
     args = parser.parse_args()
-    table = servicetimes.load()
+    table = load()
     wall: dict[str, list[tuple[float, float]]] = {p: [] for p in args.presets}
     lines = {}
     for _ in range(args.repeats):
         for preset in args.presets:  # interleaved: drift on the machine hits both alike
-            config = sim.SimConfig(
+            config = SimConfig(
                 remedy=preset,
                 n_jobs=args.jobs,
                 rate_per_min=args.rate * args.devices,
@@ -41,7 +42,7 @@ def main() -> None:
                 clients=4 * args.devices,
             )
             t0 = time.perf_counter()
-            result = sim.simulate(config, table, progress=False)
+            result = simulate(config, table, progress=False)
             t1 = time.perf_counter()
             lines[preset] = summarize(result.frame())
             wall[preset].append((t1 - t0, time.perf_counter() - t0))

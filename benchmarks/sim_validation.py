@@ -1,12 +1,12 @@
 """Is the simulator right? Real workloads on this machine against the same workloads simulated.
 
-1. Calibrate: measure a service-time table for each remedy (`asrlab.servicetimes.calibrate`:
+1. Calibrate: measure a service-time table for each remedy (`asrlab.sim.calibrate.calibrate`:
    every mix item equally often, one job at a time with idle gaps, no deadline), its own seed.
-2. For each remedy, three real workloads (`asrlab.capacity.LOADS`: 0.3, 0.85 and 1.6 x the
+2. For each remedy, three real workloads (`asrlab.sim.capacity.LOADS`: 0.3, 0.85 and 1.6 x the
    remedy's capacity on that table; another seed), run for real through the service, then the
    same config (same seed: the same arrivals and mix draws) in the simulator.
    With --own-audio, each workload's own jobs (the loads share the seed, so the same audio) are
-   first measured alone (`asrlab.servicetimes.measure_alone`) and the simulator draws each
+   first measured alone (`asrlab.sim.calibrate.measure_alone`) and the simulator draws each
    job's cost from its own audio: the check then tests what the simulator adds under load, not
    which noise signals of the workload climb the fallback ladder. --tag reruns a seed for real
    (real vs real).
@@ -37,9 +37,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from asrlab import capacity, provenance, servicetimes
-from asrlab.load import MixItem, WorkloadConfig, run_workload
-from asrlab.summaries import markdown_table
+from asrlab import provenance
+from asrlab.lab.summaries import markdown_table
+from asrlab.sim import capacity
+from asrlab.sim.calibrate import calibrate, measure_alone
+from asrlab.sim.costs import describe, load, save
+from asrlab.workload.real import run_workload
+from asrlab.workload.traffic import MixItem, WorkloadConfig
 
 MIX = (
     MixItem("lang:en", None, 0.6),  # one LibriSpeech utterance or JFK, 3-12 s
@@ -70,7 +74,7 @@ def main() -> None:
     parser.add_argument(
         "--own-audio",
         action="store_true",
-        help="first measure each workload's own jobs alone (servicetimes.measure_alone)",
+        help="first measure each workload's own jobs alone (measure_alone)",
     )
     parser.add_argument(
         "--recheck", action="store_true", help="run nothing real: check the workloads in --out"
@@ -84,15 +88,15 @@ def main() -> None:
         model=args.model, compute_type=args.compute_type, clients=4, mix=MIX, **SCALED
     )
     if args.table or args.recheck:
-        table = servicetimes.load(args.table or args.out / "service_times.csv")
+        table = load(args.table or args.out / "service_times.csv")
     else:
         parts = [
-            servicetimes.calibrate(replace(base, remedy=name), n_jobs=args.calibration_jobs)
+            calibrate(replace(base, remedy=name), n_jobs=args.calibration_jobs)
             for name in args.remedies
         ]
         table = pd.concat(parts, ignore_index=True)
-    servicetimes.save(table, args.out / "service_times.csv")
-    print(servicetimes.describe(table).to_string(index=False))
+    save(table, args.out / "service_times.csv")
+    print(describe(table).to_string(index=False))
     calibrated_s = time.perf_counter() - t0
 
     workloads = capacity.validation_workloads(base, args.remedies, table, args.jobs, args.seed)
@@ -101,8 +105,8 @@ def main() -> None:
     if args.own_audio and not args.recheck:  # the loads share the seed, so the same jobs
         for name in args.remedies:
             config = replace(base, remedy=name, n_jobs=args.jobs, seed=args.seed)
-            own = servicetimes.measure_alone(config)
-            servicetimes.save(own, args.out / f"own_audio_{name}_{args.seed}.csv")
+            own = measure_alone(config)
+            save(own, args.out / f"own_audio_{name}_{args.seed}.csv")
     if not args.recheck:
         for name, config in workloads.items():
             rows = run_workload(config).frame().assign(validation_workload=name)
@@ -120,7 +124,7 @@ def main() -> None:
         own = args.out / f"own_audio_{config.remedy}_{config.seed}.csv"
         drawn, costs = table, "the table"
         if own.is_file():
-            drawn = pd.concat([servicetimes.load(own), table])
+            drawn = pd.concat([load(own), table])
             costs = "own audio alone, else the table"
         head = {"workload": real["validation_workload"].iloc[0], "file": path.name}
         checked.append(head | capacity.recheck(real, drawn, args.replications) | {"costs": costs})

@@ -16,14 +16,14 @@ import time
 
 import numpy as np
 
-from asrlab import audio
-from asrlab.decoding import preset
+from asrlab.audio.signals import white_noise
+from asrlab.decoding.options import preset
 from asrlab.errors import AsrTimeout
-from asrlab.manager import WorkerManager
-from asrlab.worker import WorkerConfig
+from asrlab.service.manager import WorkerManager
+from asrlab.service.worker import WorkerConfig
 
 BAR_P99_S = 0.250
-NOISE_SEED = 6  # asrlab.cli.INCIDENT_NOISE_SEED
+NOISE_SEED = 6  # asrlab.cli.transcribe.INCIDENT_NOISE_SEED
 
 
 def trial(manager: WorkerManager, clip: np.ndarray, timeout_s: float) -> tuple[float, str]:
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--timeout-s", type=float, default=2.0)
     parser.add_argument("--backstop-s", type=float, default=1.0)
     args = parser.parse_args()
-    clip = audio.white_noise(11.0, seed=NOISE_SEED)
+    clip = white_noise(11.0, seed=NOISE_SEED)
     policies = {
         "hard_kill": WorkerConfig(policy="hard_kill"),
         "cooperative": WorkerConfig(policy="cooperative", backstop_s=args.backstop_s),

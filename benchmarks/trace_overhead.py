@@ -22,8 +22,11 @@ import ctranslate2
 import numpy as np
 from faster_whisper import WhisperModel
 
-from asrlab import audio, corpus, models
-from asrlab.decoding import TracedModel, default_threads, preset
+from asrlab.audio import corpus
+from asrlab.audio.signals import near_silence, white_noise
+from asrlab.decoding import models
+from asrlab.decoding.options import default_threads, preset
+from asrlab.decoding.traced import TracedModel
 
 BAR = 1.03
 # Beam search only (no sampling, so the fresh generator is left untouched) on a short clip.
@@ -31,7 +34,7 @@ _WARM = {"beam_size": 1, "temperature": [0.0], "language": "en"}
 
 
 def _warm(model: WhisperModel) -> None:
-    segments, _ = model.transcribe(audio.near_silence(2.0), **_WARM)
+    segments, _ = model.transcribe(near_silence(2.0), **_WARM)
     list(segments)
 
 
@@ -102,7 +105,7 @@ def main() -> None:
     args = parser.parse_args()
     clips = {
         "jfk.flac": (corpus.get("jfk").load(), args.repeats),
-        "white noise 11 s (s6)": (audio.white_noise(11.0, seed=6), args.noise_repeats),
+        "white noise 11 s (s6)": (white_noise(11.0, seed=6), args.noise_repeats),
     }
     print(f"trace overhead, incident preset (beam 10), base int8, {default_threads()} threads")
     worst = max(measure(label, x, n, args.seed) for label, (x, n) in clips.items())

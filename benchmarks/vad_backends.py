@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asrlab import corpus, vad
+from asrlab.audio import corpus, vad
 
 INCIDENT_VAD_S = 0.727  # the incident's VAD stage on 11.2 s of audio
 INCIDENT_AUDIO_S = 11.2
@@ -44,7 +44,7 @@ CLIPS: dict[str, Callable[[], np.ndarray]] = {
 
 
 def _import_backend(backend: str) -> None:
-    """What the first call of `backend` imports (asrlab.vad defers it)."""
+    """What the first call of `backend` imports (asrlab.audio.vad defers it)."""
     if backend == "onnx":
         importlib.import_module("faster_whisper.vad")
     else:

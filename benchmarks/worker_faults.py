@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 
-from asrlab import corpus
-from asrlab.decoding import preset
-from asrlab.faults import run_with_random_kills
-from asrlab.manager import WorkerManager
-from asrlab.worker import WorkerConfig
+from asrlab.audio import corpus
+from asrlab.decoding.options import preset
+from asrlab.service.faults import run_with_random_kills
+from asrlab.service.manager import WorkerManager
+from asrlab.service.worker import WorkerConfig
 
 
 def main() -> None:

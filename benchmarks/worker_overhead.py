@@ -13,10 +13,11 @@ import argparse
 import statistics
 import time
 
-from asrlab import corpus
-from asrlab.decoding import load_model, preset
-from asrlab.manager import WorkerManager
-from asrlab.worker import WorkerConfig
+from asrlab.audio import corpus
+from asrlab.decoding.options import preset
+from asrlab.decoding.traced import load_model
+from asrlab.service.manager import WorkerManager
+from asrlab.service.worker import WorkerConfig
 
 BAR = 1.10
 

@@ -1,38 +1,135 @@
-"""Shared fixtures: the embedded base model is loaded once per test session."""
+"""Shared fixtures, and the test tiers they decide.
+
+A test that asks for a costly thing, directly or through another fixture, is marked with that
+cost, and ``make test-fast`` leaves out every marked test (``-m "not (model or worker or kernel
+or slow)"``); ``make test`` runs them all:
+
+- ``model``: a Whisper model decodes, in this process or in one the test starts (`base_model`,
+  `whisper_models`);
+- ``worker``: the service's worker processes run (`worker_processes`; each loads a model);
+- ``kernel``: notebooks run under papermill, a Jupyter kernel each (`kernels`);
+- ``slow``: tens of seconds of decoding or more (`noise_trace`, `slow`).
+
+Heavy modules are imported inside the fixtures that need them, so collecting the fast tier loads
+no decoder.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
 import numpy as np
+import psutil
 import pytest
 
-from asrlab import corpus
-from asrlab.decoding import DecodeConfig, TracedModel, load_model, preset
-from asrlab.replay import ReplayConfig
-from asrlab.trace import DecodeTrace
+if TYPE_CHECKING:
+    from asrlab.decoding.options import DecodeConfig
+    from asrlab.decoding.trace import DecodeTrace
+    from asrlab.decoding.traced import TracedModel
 
-# The suite's noise is the replay's job A (`ReplayConfig`: INCIDENT.md's 11.2 s of pink noise).
-# How far a clip climbs the ladder is decided by the sampled rungs, so it moves with the CPU's
-# arithmetic as much as with the sampler seed: the white noise (seed 6) the suite used before
-# stopped at 0.2 on the AMD lab machines (10 s) after walking the ladder on others. This clip, in
-# int8, took 4-6 rungs (19-26 s) for each of sampler seeds 0-7 on them.
-JOB_A = ReplayConfig()
+# fixture -> the markers of every test that uses it (pyproject.toml declares the markers).
+MARKS: dict[str, tuple[str, ...]] = {
+    "base_model": ("model",),
+    "whisper_models": ("model",),
+    "noise_trace": ("model", "slow"),
+    "worker_processes": ("worker", "model"),
+    "kernels": ("kernel",),
+    "slow": ("slow",),
+}
+_GONE_WITHIN_S = 10.0  # a closed manager, pool or kernel manager has exited by then
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for name in getattr(item, "fixturenames", ()):
+            for mark in MARKS.get(name, ()):
+                item.add_marker(mark)
+
+
+def _children(matching: tuple[str, ...]) -> set[psutil.Process]:
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if any(m in " ".join(child.cmdline()) for m in matching):
+                found.add(child)
+        except psutil.Error:  # it exited while we looked
+            continue
+    return found
+
+
+def _no_process_left(matching: tuple[str, ...], what: str) -> Iterator[None]:
+    """Yield, then fail if a process of ``what`` started meanwhile is still alive (and kill it):
+    every manager, pool and kernel a test starts must be gone when the session ends."""
+    before = _children(matching)
+    yield
+    deadline = time.monotonic() + _GONE_WITHIN_S
+    left = _children(matching) - before
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = {p for p in left if p.is_running() and p.status() != psutil.STATUS_ZOMBIE}
+    for process in left:
+        process.kill()
+    assert not left, f"{what} still alive after the tests: {[p.pid for p in left]}"
+
+
+@pytest.fixture(scope="session")
+def worker_processes() -> Iterator[None]:
+    """Asked for by a test that starts worker processes (a `WorkerManager`, a service, a replay,
+    a workload, a sweep's pool): none of them may outlive the session."""
+    yield from _no_process_left(("multiprocessing.spawn",), "spawned worker processes")
+
+
+@pytest.fixture(scope="session")
+def kernels() -> Iterator[None]:
+    """Asked for by a test that executes notebooks: no Jupyter kernel may outlive the session."""
+    yield from _no_process_left(("ipykernel_launcher",), "Jupyter kernels")
+
+
+@pytest.fixture(scope="session")
+def whisper_models() -> dict[str, str]:
+    """The embedded models' folders, for a test that decodes in a process of its own (a command,
+    a worker): resolved once, so a missing model wheel fails here with its fix."""
+    from asrlab.decoding import models
+
+    return {name: models.resolve(name) for name in ("base", "tiny.en")}
+
+
+@pytest.fixture
+def slow() -> None:
+    """Asked for by a test that decodes for tens of seconds or more (marks it ``slow``)."""
 
 
 @pytest.fixture(scope="session")
 def base_model() -> TracedModel:
+    from asrlab.decoding.traced import load_model
+
     return load_model("base")
 
 
 @pytest.fixture(scope="session")
 def incident() -> DecodeConfig:
+    from asrlab.decoding.options import preset
+
     return preset("incident")
 
 
 @pytest.fixture(scope="session")
 def noise() -> np.ndarray:
-    """The incident's clip: 11.2 s of seeded pink noise (several rungs of the ladder)."""
+    """The incident's clip: the replay's job A (`ReplayConfig`: 11.2 s of pink noise, seed 3).
+
+    How far a clip climbs the ladder is decided by the sampled rungs, so it moves with the CPU's
+    arithmetic as much as with the sampler seed: the white noise (seed 6) the suite used before
+    stopped at 0.2 on the AMD lab machines (10 s) after walking the ladder on others. This clip,
+    in int8, took 4-6 rungs (19-26 s) for each of sampler seeds 0-7 on them.
+    """
+    from asrlab.audio import corpus
+    from asrlab.service.replay import ReplayConfig
+
+    job_a = ReplayConfig()
     samples, _ = corpus.load_source(
-        JOB_A.a_source, length_s=JOB_A.a_length_s, noise_seed=JOB_A.a_noise_seed
+        job_a.a_source, length_s=job_a.a_length_s, noise_seed=job_a.a_noise_seed
     )
     return samples
 
@@ -45,4 +142,6 @@ def noise_trace(base_model: TracedModel, incident: DecodeConfig, noise: np.ndarr
 
 @pytest.fixture(scope="session")
 def jfk_trace(base_model: TracedModel, incident: DecodeConfig) -> DecodeTrace:
+    from asrlab.audio import corpus
+
     return base_model.run(corpus.get("jfk").load(), incident)

@@ -1,0 +1,332 @@
+"""Figures a person would rather look at than read (seaborn / matplotlib)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from asrlab.decoding.trace import DecodeTrace
+
+# One colour per verdict, the same in every figure.
+VERDICT_COLOURS = {
+    "accepted": "#2ca02c",
+    "retry": "#d62728",
+    "no_speech": "#7f7f7f",
+    "all_failed": "#ff7f0e",
+    "stopped": "#17becf",
+}
+
+
+def trace_figure(trace: DecodeTrace, title: str = "") -> Figure:
+    """Two panels: where the wall time went (stages in order), and every decoding attempt.
+
+    Left: one bar per stage laid end to end on the time axis, so the share of ``transcribe()``
+    against iteration is visible at once. Right: seconds per attempt, coloured by verdict and
+    labelled with the tokens generated, so a repetition loop (a tall bar at the token limit)
+    stands out.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid")
+    fig, (ax_stages, ax_attempts) = plt.subplots(
+        1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [3, 2]}
+    )
+    rows = [r for r in trace.stage_rows() if r["seconds"] > 0 and r["stage"] != "untraced"]
+    start = 0.0
+    for i, row in enumerate(rows):
+        colour = "#1f77b4" if row["phase"] == "transcribe()" else "#9467bd"
+        ax_stages.barh(i, row["seconds"], left=start, color=colour)
+        label = f" {row['seconds']:.2f} s"
+        ax_stages.text(start + row["seconds"], i, label, va="center", fontsize=8)
+        start += row["seconds"]
+    ax_stages.set_yticks(range(len(rows)), [f"{r['phase']} {r['stage']}" for r in rows], fontsize=8)
+    ax_stages.invert_yaxis()
+    ax_stages.set_xlabel("seconds since transcribe() was called")
+    ax_stages.set_title(
+        f"inside transcribe() {trace.transcribe_s:.2f} s | iterating {trace.iterate_s:.2f} s | "
+        f"RTF {trace.rtf:.2f}",
+        fontsize=10,
+    )
+    attempts = trace.attempts
+    labels = [f"w{a.window} T={a.temperature:.1f}" for a in attempts]
+    colours = [VERDICT_COLOURS.get(a.verdict, "#000000") for a in attempts]
+    ax_attempts.bar(range(len(attempts)), [a.seconds for a in attempts], color=colours)
+    for i, a in enumerate(attempts):
+        ax_attempts.text(i, a.seconds, f"{a.tokens} tok", ha="center", va="bottom", fontsize=8)
+    ax_attempts.set_xticks(range(len(attempts)), labels, rotation=45, fontsize=8)
+    ax_attempts.set_ylabel("seconds")
+    ax_attempts.set_title("decoding attempts (colour: verdict)", fontsize=10)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in VERDICT_COLOURS.values()]
+    ax_attempts.legend(handles, VERDICT_COLOURS.keys(), fontsize=8, loc="upper right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def save_trace(trace: DecodeTrace, output_dir: str | Path, **provenance: Any) -> dict[str, Path]:
+    """Write a trace where a notebook or a sweep can pick it up again.
+
+    Files: ``trace.json`` (everything, with ``provenance``), ``attempts.parquet`` and
+    ``stages.parquet`` (one row per attempt / stage, each carrying the config hash).
+
+    Returns:
+        The written paths by name.
+    """
+    import json
+
+    import pandas as pd
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config_hash = trace.config.get("config_hash", "")
+    attempts = pd.DataFrame(trace.attempt_rows())
+    if not attempts.empty:
+        attempts["failed"] = attempts["failed"].map("; ".join)
+    paths = {
+        "trace": out / "trace.json",
+        "attempts": out / "attempts.parquet",
+        "stages": out / "stages.parquet",
+    }
+    paths["trace"].write_text(
+        json.dumps(trace.to_dict() | {"provenance": provenance}, indent=2, default=str)
+    )
+    attempts.assign(config_hash=config_hash).to_parquet(paths["attempts"])
+    pd.DataFrame(trace.stage_rows()).assign(config_hash=config_hash).to_parquet(paths["stages"])
+    return paths
+
+
+def timeline_figure(
+    records: dict[str, Any], *, hold_max_s: float | None = None, title: str = ""
+) -> Figure:
+    """The jobs on one clock: waiting for the lease, holding it, and the worker decoding.
+
+    ``records`` maps a label ("A", "B") to an `asrlab.service.node.JobRecord`. Per job: the lease
+    wait, the lease held, and the worker's decode (which, under the legacy guard, runs on after
+    the client has been answered); a dashed line marks where the first job's lease became overdue,
+    a black tick where each client got its answer. The x axis is seconds since the first job
+    was received.
+    """
+    import matplotlib.pyplot as plt
+
+    origin = min(r.received for r in records.values())
+    spans = {  # (label, from event, to event, colour, vertical offset)
+        "waiting for the lease": (
+            "VAD done",
+            "lease granted|failed: LeaseRejected",
+            "#ff7f0e",
+            -0.2,
+        ),
+        "lease held": ("lease granted", "lease released", "#1f77b4", -0.2),
+        "worker decoding": (
+            "worker started",
+            "segments done|result arrived late: discarded",
+            "#9467bd",
+            0.2,
+        ),
+    }
+    fig, ax = plt.subplots(figsize=(12, 1.4 + 1.1 * len(records)))
+    for row, (label, record) in enumerate(records.items()):
+        offset = record.received - origin
+        at = dict(record.timeline)
+        for name, (start, ends, colour, dy) in spans.items():
+            end = next((at[e] for e in ends.split("|") if e in at), None)
+            if start in at and end is not None:
+                ax.barh(
+                    row + dy,
+                    end - at[start],
+                    left=offset + at[start],
+                    height=0.35,
+                    color=colour,
+                    label=name if row == 0 else None,
+                )
+        answered = offset + record.total_s
+        ax.plot([answered, answered], [row - 0.45, row + 0.45], color="black", lw=2)
+        verdict = "ok" if record.status == "ok" else (record.client_error or "failed")[:60]
+        ax.annotate(
+            f"{label}: {verdict}",
+            (answered, row - 0.45),
+            fontsize=8,
+            ha="left",
+            va="bottom",
+            xytext=(4, 0),
+            textcoords="offset points",
+            color="#2ca02c" if record.status == "ok" else "#d62728",
+        )
+    first = next(iter(records.values()))
+    granted = dict(first.timeline).get("lease granted")
+    if hold_max_s is not None and granted is not None:
+        overdue_at = first.received - origin + granted + hold_max_s
+        ax.axvline(
+            overdue_at, ls="--", color="#7f7f7f", label=f"{next(iter(records))}'s lease overdue"
+        )
+    ax.set_yticks(range(len(records)), [f"job {k}" for k in records])
+    ax.set_ylim(len(records) - 0.4, -0.7)
+    ax.set_xlabel("seconds since the first job was received (black tick: the client's answer)")
+    ax.legend(loc="lower right", fontsize=8, ncols=4)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def class_sweep_figure(table: Any, x: str, title: str = "") -> Figure:
+    """`evaluate.class_table` rows over one swept knob `x`, one line per audio class.
+
+    Panels: median RTF, worst RTF (both log scale: non-speech runs 10-100x speech), and
+    accuracy (speech: WER or CER in %; non-speech: units inserted per clip).
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4.2), constrained_layout=True)
+    panels = [
+        ("rtf_median", "median RTF (s per audio s)", True),
+        ("rtf_worst", "worst RTF", True),
+        ("error_rate", "speech: WER / CER (%)", False),
+        ("inserted_per_clip", "non-speech: units inserted per clip", False),
+    ]
+    data = table.assign(error_rate=table["error_rate"] * 100)
+    for ax, (column, label, log) in zip(axes, panels, strict=True):
+        shown = data.dropna(subset=[column])
+        if len(shown):
+            sns.lineplot(shown, x=x, y=column, hue="audio_class", marker="o", ax=ax)
+        ax.set(ylabel=label, xlabel=x, yscale="log" if log and len(shown) else "linear")
+        if ax.get_legend() is not None and ax is not axes[-1]:
+            ax.get_legend().remove()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def length_figure(rows: Any, title: str = "") -> Figure:
+    """Cost against audio length (`evaluate` rows with ``length_s`` and ``condition``).
+
+    Panels: RTF, segments, seconds per 30 s window and attempts per window, against length:
+    if cost grew with segments, the seconds per window would not depend on the attempts.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4.2), constrained_layout=True)
+    panels = [
+        ("rtf", "RTF (s per audio s)"),
+        ("n_segments", "segments"),
+        ("window_s", "decode s per 30 s window"),
+        ("attempts_per_window", "attempts per window"),
+    ]
+    for ax, (column, label) in zip(axes, panels, strict=True):
+        sns.lineplot(rows, x="length_s", y=column, hue="condition", marker="o", ax=ax)
+        ax.set(xlabel="audio length (s)", ylabel=label, xscale="log")
+        if ax is not axes[-1] and ax.get_legend() is not None:
+            ax.get_legend().remove()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def scoreboard_figure(board: Any, title: str = "") -> Figure:
+    """Remedies on failure rate against p95 latency, coloured by accuracy; the front circled.
+
+    ``board`` is `asrlab.analysis.scoreboard.run`'s first table (needs ``remedy``, ``failure_rate``,
+    ``latency_p95_s``, ``error_rate_mean``, ``stress_rtf_worst``, ``pareto``).
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, (ax, ax_rtf) = plt.subplots(1, 2, figsize=(15, 5.5), constrained_layout=True)
+    data = board.assign(failure_pct=board["failure_rate"] * 100)
+    sns.scatterplot(
+        data,
+        x="latency_p95_s",
+        y="failure_pct",
+        hue="error_rate_mean",
+        palette="viridis_r",
+        s=90,
+        ax=ax,
+    )
+    front = data[data["pareto"]].sort_values("latency_p95_s")
+    ax.plot(front["latency_p95_s"], front["failure_pct"], "--", color="#d62728", label="front")
+    ax.scatter(
+        front["latency_p95_s"], front["failure_pct"], s=260, facecolors="none", edgecolors="#d62728"
+    )
+    for _, row in data.iterrows():
+        ax.annotate(
+            row["remedy"],
+            (row["latency_p95_s"], row["failure_pct"]),
+            fontsize=7,
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
+    ax.set(
+        xlabel="p95 latency (s)",
+        ylabel="failed jobs (%)",
+        title="Pareto front: failures, p95 latency, WER/CER (colour: mean error rate)",
+    )
+    order = data.sort_values("stress_rtf_worst")
+    sns.barplot(order, y="remedy", x="stress_rtf_worst", hue="pareto", dodge=False, ax=ax_rtf)
+    ax_rtf.set(xscale="log", xlabel="worst RTF on stress jobs (latency / audio s)", ylabel="")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def capacity_figure(grid: Any, title: str = "") -> Figure:
+    """Success rate and p99 latency over arrival rate x ASR timeout, one column per remedy.
+
+    ``grid`` is `asrlab.sim.capacity.grid`'s table (``remedy``, ``rate_per_min``,
+    ``asr_timeout_s``, ``success_rate``, ``latency_p99_s``).
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    names = list(dict.fromkeys(grid["remedy"]))
+    fig, axes = plt.subplots(
+        2, len(names), figsize=(5.2 * len(names), 8.5), squeeze=False, constrained_layout=True
+    )
+    p99_max = float(grid["latency_p99_s"].max())
+    for col, name in enumerate(names):
+        mine = grid[grid["remedy"] == name]
+        for row, (value, label, cmap, vmin, vmax, fmt) in enumerate(
+            [
+                ("success_rate", "success rate", "RdYlGn", 0.0, 1.0, ".2f"),
+                ("latency_p99_s", "p99 latency (s)", "magma_r", 0.0, p99_max, ".1f"),
+            ]
+        ):
+            table = mine.pivot(index="asr_timeout_s", columns="rate_per_min", values=value)
+            sns.heatmap(
+                table.sort_index(ascending=False), annot=True, fmt=fmt, cmap=cmap, vmin=vmin,
+                vmax=vmax, cbar=col == len(names) - 1, ax=axes[row][col],
+                annot_kws={"fontsize": 7},
+            )  # fmt: skip
+            axes[row][col].set(
+                title=f"{name}: {label}", xlabel="arrivals per minute", ylabel="ASR timeout (s)"
+            )
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def devices_figure(tried: Any, p99_s: float, title: str = "") -> Figure:
+    """p99 latency and success rate against devices, per remedy, with the p99 target.
+
+    ``tried`` is the concatenation of `asrlab.sim.capacity.devices_needed`'s tables with a
+    ``remedy`` column.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, (ax, ax_ok) = plt.subplots(1, 2, figsize=(13, 4.8), constrained_layout=True)
+    sns.lineplot(tried, x="devices", y="latency_p99_s", hue="remedy", marker="o", ax=ax)
+    ax.axhline(p99_s, ls="--", color="grey", label=f"target p99 {p99_s:g} s")
+    ax.set(xscale="log", yscale="log", xlabel="devices", ylabel="p99 latency (s)")
+    ax.legend(fontsize=8)
+    sns.lineplot(tried, x="devices", y="success_rate", hue="remedy", marker="o", ax=ax_ok)
+    ax_ok.set(xscale="log", xlabel="devices", ylabel="success rate", ylim=(0, 1.02))
+    if title:
+        fig.suptitle(title)
+    return fig

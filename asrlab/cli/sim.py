@@ -1,0 +1,177 @@
+"""``asrlab simulate`` and ``asrlab calibrate``: the simulator and its service-time table.
+
+Registered on the app by `asrlab.cli.main`, as every command is.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from asrlab.cli.app import fail
+from asrlab.errors import AsrlabError, ConfigError
+from asrlab.service.arbiter import INCIDENT_ACQUIRE_TIMEOUT_MS, INCIDENT_HOLD_MAX_MS
+
+
+def _mix(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        return {"mix": tuple(tuple(item) for item in json.loads(text))}
+    except (ValueError, TypeError) as e:
+        raise ConfigError("mix", text, f'not a JSON list like [["lang:en", null, 1.0]]: {e}') from e
+
+
+def simulate_command(
+    jobs: Annotated[int, typer.Option("--jobs", help="Jobs in the workload.")] = 1000,
+    rate: Annotated[float, typer.Option(help="Mean arrivals per minute (Poisson).")] = 6.0,
+    preset: Annotated[
+        str, typer.Option(help="Remedy preset (service.remedies; `asrlab presets` for decode).")
+    ] = "incident",
+    devices: Annotated[int, typer.Option(help="Devices, each an arbiter and a worker.")] = 1,
+    clients: Annotated[
+        int | None, typer.Option(help="Concurrent clients (default: 4 per device).")
+    ] = None,
+    model: Annotated[str, typer.Option(help="Model whose measured times are drawn.")] = "base",
+    compute_type: Annotated[str, typer.Option(help="Its compute type.")] = "float32",
+    asr_timeout_s: Annotated[
+        float | None, typer.Option(help="Override the preset's ASR timeout.")
+    ] = None,
+    hold_max_ms: Annotated[
+        float, typer.Option(help="The arbiter's hold_max.")
+    ] = INCIDENT_HOLD_MAX_MS,
+    acquire_timeout_ms: Annotated[
+        float, typer.Option(help="Lease acquire timeout.")
+    ] = INCIDENT_ACQUIRE_TIMEOUT_MS,
+    capacity: Annotated[int, typer.Option(help="Leases per device.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seeds arrivals, mix and draws.")] = 0,
+    mix: Annotated[
+        str | None,
+        typer.Option(help="JSON \\[source, length_s, weight] list; default: the production mix."),
+    ] = None,
+    table: Annotated[
+        Path | None, typer.Option(help="Service-time table CSV (default: the bundled one).")
+    ] = None,
+    real: Annotated[
+        bool,
+        typer.Option(
+            "--real", help="Run the same workload for real through the service (slow), instead."
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Write rows.parquet and summary.json into this folder.")
+    ] = None,
+) -> None:
+    """Simulate a workload on the service's twin; print the summary a real run prints."""
+    from asrlab.sim.core import SimConfig, simulate
+    from asrlab.sim.costs import load
+    from asrlab.workload.attribution import format_summary, summarize, summary_frame
+    from asrlab.workload.real import run_workload
+    from asrlab.workload.traffic import WorkloadConfig
+
+    try:
+        config = SimConfig(
+            model=model,
+            compute_type=compute_type,
+            remedy=preset,
+            asr_timeout_s=asr_timeout_s,
+            hold_max_ms=hold_max_ms,
+            acquire_timeout_ms=acquire_timeout_ms,
+            capacity=capacity,
+            rate_per_min=rate,
+            n_jobs=jobs,
+            clients=clients if clients is not None else 4 * devices,
+            seed=seed,
+            devices=devices,
+            **_mix(mix),
+        )
+        t0 = time.perf_counter()
+        if real:
+            if devices != 1:
+                raise ConfigError("devices", devices, "a real run has one device (this machine)")
+            workload = WorkloadConfig(
+                **{k: getattr(config, k) for k in WorkloadConfig.__dataclass_fields__}
+            )
+            result: Any = run_workload(workload)
+            what = "real workload"
+        else:
+            chosen = load(table)
+            result = simulate(config, chosen)
+            what = f"simulated ({len(chosen)} measured rows from {table or 'the bundled table'})"
+        rows = result.frame()
+        line = summarize(rows)
+    except AsrlabError as e:
+        fail(e)
+        return
+    seconds = time.perf_counter() - t0
+    typer.echo(f"{what}: {jobs} jobs at {rate:g}/min on {devices} device(s), {seconds:.1f} s")
+    typer.echo(format_summary(line))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        rows.to_parquet(out / "rows.parquet")
+        blob = summary_frame(rows).iloc[0].to_dict() | {"wall_s": seconds, "real": real}
+        (out / "summary.json").write_text(json.dumps(blob, indent=2, default=str) + "\n")
+        typer.echo(f"rows and summary under {out}")
+
+
+def calibrate_command(
+    preset: Annotated[
+        list[str], typer.Option(help="Remedy preset(s) to measure (repeat the option).")
+    ] = ["incident"],  # noqa: B006 - typer reads the default, it is never mutated
+    model: Annotated[str, typer.Option(help="Model to measure.")] = "base",
+    compute_type: Annotated[str, typer.Option(help="Its compute type.")] = "float32",
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", help="Jobs per preset, split evenly over the mix's items."),
+    ] = 40,
+    seed: Annotated[
+        int, typer.Option(help="Seeds the first item's jobs (item k: SEED + k).")
+    ] = 1000,
+    mix: Annotated[
+        str | None, typer.Option(help="JSON list of \\[source, length_s, weight].")
+    ] = None,
+    from_run: Annotated[
+        Path | None,
+        typer.Option(help="Rebuild from a sweep run of workloads (04, 05) instead of measuring."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Table CSV to write.")] = Path("runs/service_times.csv"),
+    merge: Annotated[
+        bool, typer.Option(help="Keep OUT's rows of other services (same service: replaced).")
+    ] = True,
+) -> None:
+    """Measure (or rebuild from a sweep run) the service-time table the simulator draws from."""
+    import pandas as pd
+
+    from asrlab.sim import calibrate, costs
+    from asrlab.workload.traffic import WorkloadConfig
+
+    try:
+        if from_run is not None:
+            fresh = costs.from_run(from_run)
+        else:
+            base = WorkloadConfig(model=model, compute_type=compute_type, **_mix(mix))
+            fresh = pd.concat(
+                [
+                    calibrate.calibrate(replace(base, remedy=name), n_jobs=jobs, seed=seed)
+                    for name in preset
+                ],
+                ignore_index=True,
+            )
+        table = fresh
+        if merge and out.is_file():
+            old = costs.load(out)
+            keys = ["model", "compute_type", "decode_hash", "vad_gate"]
+            mine = set(costs.groups(fresh))
+            keep = [tuple(r) not in mine for r in old[keys].itertuples(index=False)]
+            table = pd.concat([old[keep], fresh], ignore_index=True)
+        costs.save(table, out)
+    except AsrlabError as e:
+        fail(e)
+        return
+    typer.echo(costs.describe(fresh).to_string(index=False))
+    typer.echo(f"{len(fresh)} rows measured; {len(table)} rows in {out}")

@@ -1,0 +1,164 @@
+"""``asrlab transcribe`` and ``asrlab explain``: one decode, with the trace of where its time went.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any
+
+import typer
+
+from asrlab.cli.app import fail
+from asrlab.errors import AsrlabError
+
+# `asrlab transcribe`'s generated stress signals (`asrlab explain` decodes the replay's job A).
+# How far 11 s of white noise climbs the fallback ladder depends on the noise (seeds 0-6 cost 7 to
+# 25 s: benchmarks/noise_ladders.py) and, through the sampled rungs, on the CPU
+# (docs/results/decoding.md).
+INCIDENT_NOISE_S = 11.0
+INCIDENT_NOISE_SEED = 6
+
+
+def _load(model_name: str, config: Any) -> tuple[Any, float]:
+    from asrlab.decoding.traced import load_model
+
+    t0 = time.perf_counter()
+    model = load_model(
+        model_name, compute_type=config.compute_type, cpu_threads=config.cpu_threads
+    )
+    return model, time.perf_counter() - t0
+
+
+def trace_one(
+    source: str,
+    model: Any,
+    config: Any,
+    *,
+    preset_name: str,
+    length_s: float,
+    noise_seed: int,
+    load_s: float,
+    show_trace: bool,
+    as_json: bool,
+) -> dict[str, Any]:
+    """Decode one source with a trace; print the report (or JSON); return the JSON form."""
+    from asrlab import provenance
+    from asrlab.audio import corpus
+    from asrlab.decoding import models
+    from asrlab.decoding.trace import render_text
+
+    samples, label = corpus.load_source(source, length_s=length_s, noise_seed=noise_seed)
+    trace = model.run(samples, config)
+    result = {
+        "source": label,
+        "preset": preset_name,
+        **trace.to_dict(),
+        "provenance": provenance.record(
+            model=model.name,
+            model_sha256=models.sha256_of(model.model_path),
+            model_load_s=load_s,
+        ),
+    }
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    elif show_trace:
+        title = (
+            f"== {label} | preset {preset_name} (beam {config.beam_size}, sampler seed "
+            f"{config.seed}) | model load {load_s:.1f} s (not counted below)"
+        )
+        typer.echo(render_text(trace, title=title))
+    else:
+        typer.echo(trace.text)
+    return result
+
+
+def transcribe(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Audio file, corpus clip id, or stress source "
+            "(white_noise, pink_noise, tone, near_silence)."
+        ),
+    ],
+    model: Annotated[
+        str, typer.Option(help="base, tiny.en, a model folder or a hub name.")
+    ] = "base",
+    preset: Annotated[str, typer.Option(help="Named decode preset.")] = "incident",
+    beam_size: Annotated[int | None, typer.Option(help="Override the preset's beam_size.")] = None,
+    language: Annotated[
+        str | None, typer.Option(help="Force a language (skips detection).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of CTranslate2's sampler.")] = 0,
+    noise_seed: Annotated[
+        int, typer.Option(help="Seed of a generated stress source.")
+    ] = INCIDENT_NOISE_SEED,
+    length_s: Annotated[
+        float, typer.Option(help="Length of a generated stress source.")
+    ] = INCIDENT_NOISE_S,
+    trace: Annotated[
+        bool, typer.Option("--trace/--no-trace", help="Print the stage and attempt tables.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole trace as JSON.")] = False,
+) -> None:
+    """Transcribe SOURCE; with --trace, show where every second went."""
+    overrides: dict[str, Any] = {}
+    if beam_size is not None:
+        overrides["beam_size"] = beam_size
+    if language is not None:
+        overrides["language"] = language
+    from asrlab.decoding import options
+
+    try:
+        config = options.preset(preset, seed=seed, **overrides)
+        loaded, load_s = _load(model, config)
+        trace_one(
+            source,
+            loaded,
+            config,
+            preset_name=preset,
+            length_s=length_s,
+            noise_seed=noise_seed,
+            load_s=load_s,
+            show_trace=trace,
+            as_json=as_json,
+        )
+    except AsrlabError as e:
+        fail(e)
+
+
+def explain(
+    model: Annotated[str, typer.Option(help="Model to decode with.")] = "base",
+    seed: Annotated[int, typer.Option(help="Seed of CTranslate2's sampler.")] = 0,
+    noise_seed: Annotated[
+        int | None, typer.Option(help="Seed of the noise (default: the replay's job A).")
+    ] = None,
+) -> None:
+    """Why is list(segments) slow? Traces of the replay's job A (noise) and of jfk.flac.
+
+    Job A as `make reproduce` replays it (`service.replay.ReplayConfig`: 11.2 s of pink noise,
+    float32), so that the first table and the replay tell of the same decode.
+    """
+
+    from asrlab.decoding.options import preset
+    from asrlab.service.replay import ReplayConfig
+
+    a = ReplayConfig()
+    try:
+        config = preset("incident", seed=seed, compute_type=a.compute_type)
+        loaded, load_s = _load(model, config)
+        for source in (a.a_source, "jfk"):
+            trace_one(
+                source,
+                loaded,
+                config,
+                preset_name="incident",
+                length_s=a.a_length_s,
+                noise_seed=a.a_noise_seed if noise_seed is None else noise_seed,
+                load_s=load_s,
+                show_trace=True,
+                as_json=False,
+            )
+            typer.echo("")
+    except AsrlabError as e:
+        fail(e)

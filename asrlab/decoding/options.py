@@ -1,0 +1,123 @@
+"""Decoding options as plain data: `DecodeConfig`, the named presets, the thread default.
+
+Nothing here imports CTranslate2 or faster-whisper, so the service's configuration, the remedies
+and the simulator can name decode options without loading a decoder (`asrlab.decoding.traced`
+loads one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from asrlab.checks import Check, check_fields
+from asrlab.errors import ConfigError
+
+# faster-whisper 1.2.1's default fallback ladder.
+DEFAULT_TEMPERATURES: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+# faster-whisper 1.2.1's `tokenizer._LANGUAGE_CODES`, restated so that naming a language loads no
+# decoder (tests/decoding/test_options.py checks the two agree).
+LANGUAGE_CODES: tuple[str, ...] = (
+    "af", "am", "ar", "as", "az", "ba", "be", "bg", "bn", "bo", "br", "bs", "ca", "cs", "cy", "da",
+    "de", "el", "en", "es", "et", "eu", "fa", "fi", "fo", "fr", "gl", "gu", "ha", "haw", "he", "hi",
+    "hr", "ht", "hu", "hy", "id", "is", "it", "ja", "jw", "ka", "kk", "km", "kn", "ko", "la", "lb",
+    "ln", "lo", "lt", "lv", "mg", "mi", "mk", "ml", "mn", "mr", "ms", "mt", "my", "ne", "nl", "nn",
+    "no", "oc", "pa", "pl", "ps", "pt", "ro", "ru", "sa", "sd", "si", "sk", "sl", "sn", "so", "sq",
+    "sr", "su", "sv", "sw", "ta", "te", "tg", "th", "tk", "tl", "tr", "tt", "uk", "ur", "uz", "vi",
+    "yi", "yo", "zh", "yue",
+)  # fmt: skip
+COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "float16", "float32", "bfloat16")
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """The transcribe options the lab varies, at faster-whisper 1.2.1's defaults.
+
+    Field names match ``WhisperModel.transcribe`` keywords, so a row of results can be replayed
+    with ``model.transcribe(audio, **cfg.transcribe_kwargs())``. ``compute_type`` and
+    ``cpu_threads`` apply when the model is loaded (``cpu_threads=0``: one thread per available
+    core); ``seed`` seeds CTranslate2's sampler before each transcription, because fallback
+    attempts at temperature > 0 sample and unseeded runs differ by tens of
+    seconds (docs/incident.md).
+    """
+
+    beam_size: int = 5
+    best_of: int = 5
+    patience: float = 1.0
+    temperature: tuple[float, ...] = DEFAULT_TEMPERATURES
+    compression_ratio_threshold: float | None = 2.4
+    log_prob_threshold: float | None = -1.0
+    no_speech_threshold: float | None = 0.6
+    condition_on_previous_text: bool = True
+    language: str | None = None
+    vad_filter: bool = False
+    max_new_tokens: int | None = None
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    without_timestamps: bool = False
+    compute_type: str = "auto"
+    cpu_threads: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        # Lists from YAML or JSON become tuples so the config stays hashable and frozen.
+        object.__setattr__(self, "temperature", tuple(float(t) for t in self.temperature))
+        checks: list[Check] = [
+            ("beam_size", self.beam_size >= 1, "must be >= 1"),
+            ("best_of", self.best_of >= 1, "must be >= 1"),
+            ("patience", self.patience > 0, "must be > 0"),
+            ("temperature", len(self.temperature) > 0, "needs at least one temperature"),
+            (
+                "temperature",
+                all(0.0 <= t <= 2.0 for t in self.temperature),
+                "each temperature must lie in [0, 2]",
+            ),
+            (
+                "max_new_tokens",
+                self.max_new_tokens is None or 1 <= self.max_new_tokens <= 440,
+                "must be None or 1..440 (the prompt shares Whisper's 448-token context)",
+            ),
+            ("repetition_penalty", self.repetition_penalty > 0, "must be > 0"),
+            ("no_repeat_ngram_size", self.no_repeat_ngram_size >= 0, "must be >= 0"),
+            ("compute_type", self.compute_type in COMPUTE_TYPES, f"must be one of {COMPUTE_TYPES}"),
+            ("cpu_threads", self.cpu_threads >= 0, "must be >= 0 (0: one per core)"),
+        ]
+        check_fields(self, checks)
+        if self.language is not None and self.language not in LANGUAGE_CODES:
+            raise ConfigError("language", self.language, "not a Whisper language code")
+
+    def transcribe_kwargs(self) -> dict[str, Any]:
+        """Keywords for ``WhisperModel.transcribe``."""
+        kwargs = asdict(self)
+        for key in ("compute_type", "cpu_threads", "seed"):
+            del kwargs[key]
+        kwargs["temperature"] = list(self.temperature)
+        return kwargs
+
+    def config_hash(self) -> str:
+        """Short, stable hash of every field: the key results are grouped and cached by."""
+        blob = json.dumps(asdict(self), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+PRESETS: dict[str, DecodeConfig] = {
+    # faster-whisper 1.2.1 out of the box.
+    "faster_whisper_default": DecodeConfig(),
+    # Production at the time of the incident: beam_size=10, everything else at the defaults.
+    "incident": DecodeConfig(beam_size=10),
+}
+
+
+def preset(name: str, **overrides: Any) -> DecodeConfig:
+    """A named preset, with any field overridden (``preset("incident", beam_size=5)``)."""
+    if name not in PRESETS:
+        raise ConfigError("preset", name, f"no such preset; available: {', '.join(PRESETS)}")
+    return replace(PRESETS[name], **overrides)
+
+
+def default_threads() -> int:
+    """Cores this process may run on (the cgroup or affinity mask, not the host's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -1,0 +1,6 @@
+"""Experiments at scale: an experiment YAML as points (`experiment`), one point run
+(`point`), where points run (`runners`: a local pool, or Dask through `cluster`), the cached
+sweep (`sweep`), notebooks under papermill (`notebooks`), two runs compared (`compare`), and the
+reports a person opens (`reports`, with each notebook's section across points: `summaries`);
+`paths` finds notebooks and experiments by name.
+"""

@@ -1,0 +1,102 @@
+"""What a sweep's report shows across its points: the table and the figure that answer the
+notebook's question (a point's own notebook only sees its own point).
+
+A notebook names its summary in its metadata (``"asrlab": {"summary": "beam_size"}``, read by
+`asrlab.lab.notebooks.summary_name`), so the library knows summaries, not notebook files;
+`asrlab.lab.reports.write_reports` calls `across_points` with that name and the combined results
+table. A notebook that names none gets no such section. Each summary writes its figure into the
+run folder and returns Markdown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
+    """A pipe table of `frame` (no index); floats rounded, NaN shown as '-'."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return "-" if math.isnan(value) else f"{value:.{digits}g}"
+        return str(value).replace("|", "\\|")
+
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(False)]
+    return "\n".join([head, rule, *body])
+
+
+def _ok(results: pd.DataFrame) -> pd.DataFrame:
+    return results[results["status"] == "ok"]
+
+
+def beam_size(results: pd.DataFrame, out_dir: Path) -> str:
+    """Audio class x beam: median and worst RTF, attempts per window, WER/CER, insertions."""
+    from asrlab.analysis import evaluate, figures
+
+    table = evaluate.class_table(_ok(results), by=["audio_class", "param_beam_size"])
+    table = table.rename(columns={"param_beam_size": "beam_size"})
+    fig = figures.class_sweep_figure(table, x="beam_size", title="beam_size by audio class")
+    fig.savefig(out_dir / "beam_size.png", dpi=110)
+    table.to_csv(out_dir / "beam_size_table.csv", index=False)
+    return markdown_table(table) + "\n\n![beam_size](beam_size.png)\n"
+
+
+def audio_length(results: pd.DataFrame, out_dir: Path) -> str:
+    """Length x condition x language: RTF, segments, seconds per window, attempts per window."""
+    from asrlab.analysis import figures
+
+    rows = _ok(results)
+    columns = ["rtf", "n_segments", "windows", "window_s", "attempts_per_window", "error_rate"]
+    table = (
+        rows.groupby(["condition", "language", "length_s"])[columns].median().reset_index()
+    )
+    fig = figures.length_figure(rows, title="cost against audio length")
+    fig.savefig(out_dir / "audio_length.png", dpi=110)
+    table.to_csv(out_dir / "audio_length_table.csv", index=False)
+    return markdown_table(table) + "\n\n![audio_length](audio_length.png)\n"
+
+
+def timeouts(results: pd.DataFrame, out_dir: Path) -> str:
+    """One line per point: success, refusals, p95 latency, work after deadline, cascades."""
+    params = [c for c in results.columns if c.startswith("param_") and results[c].nunique() > 1]
+    columns = ["success_rate", "lease_refusals", "latency_p95_s", "work_after_deadline_s"]
+    columns += ["own_timeout", "cascade"]
+    table = _ok(results)[[*params, *[c for c in columns if c in results]]]
+    return markdown_table(table.sort_values(params) if params else table)
+
+
+def remedies(results: pd.DataFrame, out_dir: Path) -> str:
+    """The scoreboard of every point (one per remedy list), best first."""
+    columns = [
+        "remedy", "failure_rate", "latency_p95_s", "stress_rtf_worst", "wer_en", "cer_zh",
+        "cascade", "pareto",
+    ]
+    table = _ok(results)[[c for c in columns if c in results]]
+    return markdown_table(table.sort_values(["failure_rate", "latency_p95_s"]))
+
+
+SUMMARIES: dict[str, Callable[[pd.DataFrame, Path], str]] = {
+    "beam_size": beam_size,
+    "audio_length": audio_length,
+    "timeouts": timeouts,
+    "remedies": remedies,
+}
+
+
+def across_points(name: str | None, results: pd.DataFrame, out_dir: Path) -> str | None:
+    """The Markdown section of summary ``name``, or None when there is none by that name or no
+    point succeeded. A summary that fails says so in the report instead of losing the sweep."""
+    summary = SUMMARIES.get(name or "")
+    if summary is None or "status" not in results or not (results["status"] == "ok").any():
+        return None
+    try:
+        return summary(results, out_dir)
+    except Exception as e:  # the points' results are already written; report, don't raise
+        return f"(the summary across points failed: {type(e).__name__}: {e})"

@@ -1,0 +1,274 @@
+"""Experiment -> one papermill run per point -> one results table, cached.
+
+Every point is cached under ``runs/.cache/<key>/``, the key being the sha256 of the notebook's
+bytes, the point's parameters, its repeat index and the code version: a nightly sweep re-run with
+nothing changed executes nothing, and a changed value re-runs only the points it touches. A point
+that raises is recorded as failed (never cached) and the others go on. The points run on a runner
+(`asrlab.lab.runners`: a local process pool or a Dask cluster). The YAML schema, the run folder and
+the exit codes are in experiments/README.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from asrlab import provenance
+from asrlab.lab import reports, runners
+from asrlab.lab.experiment import (
+    Experiment,
+    Point,
+    canonical,
+    cell,
+    check_parameters,
+    plan_jobs,
+)
+from asrlab.lab.point import PointCall
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported in combine() only: `import asrlab.lab.sweep` stays light
+
+
+CACHE_DIR = ".cache"
+# Added to every row of the combined table, before one ``param_<name>`` per grid/fixed name.
+SWEEP_COLUMNS = ("experiment", "point_id", "repeat", "status", "error", "cached")
+SWEEP_COLUMNS += ("cache_key", "point_seconds")
+
+
+@dataclass(frozen=True)
+class PointOutcome:
+    """What became of one point in one sweep; a ``cached`` point was not executed this time."""
+
+    point: Point
+    cache_key: str
+    status: str  # "ok" or "failed"
+    error: str | None  # "ValueError: ..." as the notebook raised it
+    point_seconds: float  # executing it, when it was computed (cached: the original run)
+    cached: bool
+    provenance: dict[str, Any]  # provenance.record() where and when it was computed
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The combined table and the counts ``asrlab sweep`` prints (``n_failed`` <= ``n_run``)."""
+
+    results: pd.DataFrame  # the notebooks' rows, and one row per failed point
+    out_dir: Path
+    n_run: int
+    n_cached: int
+    n_failed: int
+    wall_s: float
+    jobs: int  # points run at once, after the thread guard
+    outcomes: tuple[PointOutcome, ...] = ()
+    note: str | None = None  # why --jobs was lowered, if it was
+    scheduler: str = runners.LOCAL_POOL  # what ran the points: LOCAL_POOL or "dask:<address>"
+
+    def summary(self) -> str:
+        lines = [f"note: {self.note}"] if self.note else []
+        lines += [f"failed {o.point.point_id}: {o.error}" for o in self.outcomes if o.error]
+        on = "" if self.scheduler == runners.LOCAL_POOL else f" on {self.scheduler}"
+        lines.append(
+            f"{len(self.outcomes)} points: {self.n_run} run, {self.n_cached} cached, "
+            f"{self.n_failed} failed in {self.wall_s:.1f} s (jobs {self.jobs}{on}); "
+            f"results.parquet, report.html and sweep.json in {self.out_dir}"
+        )
+        return "\n".join(lines)
+
+
+def cache_key(notebook_bytes: bytes, point: Point, code_version: str) -> str:
+    """sha256 of what decides a point's result; ``output_dir`` is not part of it."""
+    parts = [canonical(point.params), str(point.repeat), code_version]
+    return hashlib.sha256(b"\0".join([notebook_bytes, *(p.encode() for p in parts)])).hexdigest()
+
+
+def run_sweep(
+    experiment: Experiment,
+    *,
+    jobs: int = 1,
+    out_dir: Path | None = None,
+    force: bool = False,
+    runs_root: Path = Path("runs"),
+    progress: bool = True,
+    scheduler: str | None = None,
+) -> SweepResult:
+    """Run every point not already cached; write results.parquet, sweep.json and the reports.
+
+    Output goes to ``out_dir`` or ``runs_root/<name>/<timestamp>/``, the cache to
+    ``runs_root/.cache/``. ``force`` re-executes cached points (and refreshes their entries).
+    ``scheduler``: None runs the points in a local process pool; ``"local"`` on a Dask
+    LocalCluster of ``jobs`` workers; ``"tcp://HOST:PORT"`` on that Dask cluster (`lab.cluster`).
+    """
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    declared = check_parameters(experiment)
+    jobs, note = plan_jobs(experiment, jobs, declared)
+    points, version = experiment.points(), provenance.code_version()
+    source = experiment.notebook.read_bytes()
+    keys = {p.point_id: cache_key(source, p, version) for p in points}
+    cache = runs_root / CACHE_DIR
+    if scheduler not in (None, "local"):  # --jobs sizes this machine's pool or LocalCluster only
+        note = None
+    with runners.connect(scheduler, jobs) as runner:  # a bad address fails before any folder
+        jobs, engine = runner.jobs, runner.name
+        run_dir = _run_dir(out_dir, runs_root / experiment.name).resolve()
+        outcomes = {} if force else _restore(points, keys, cache, run_dir)
+        todo = [p for p in points if p.point_id not in outcomes]
+        where = provenance.record() if todo else {}
+        by_id = {p.point_id: p for p in todo}
+        runs = runner.run([_point_call(p, experiment, run_dir, declared) for p in todo])
+        desc = f"sweep {experiment.name}"
+        with tqdm(total=len(points), initial=len(outcomes), disable=not progress, desc=desc) as bar:
+            for point_id, error, seconds, ran_at in runs:  # ran_at: a Dask worker's provenance
+                p = by_id[point_id]
+                status = "failed" if error else "ok"
+                ran = ran_at or where
+                o = PointOutcome(p, keys[p.point_id], status, error, seconds, False, ran)
+                _write_json(run_dir / "points" / p.point_id / "status.json", _status(o))
+                if not error:  # a failed point is retried next time
+                    _store(run_dir / "points" / p.point_id, cache / o.cache_key)
+                outcomes[p.point_id] = o
+                bar.update()
+    ordered = tuple(outcomes[p.point_id] for p in points)
+    n_failed = sum(o.status == "failed" for o in ordered)
+    table = combine(experiment, ordered, run_dir)
+    wall_s = time.perf_counter() - t0
+    counts = (len(todo), len(points) - len(todo), n_failed)
+    result = SweepResult(table, run_dir, *counts, wall_s, jobs, ordered, note, engine)
+    _write_results(table, run_dir / "results.parquet")
+    _write_json(run_dir / "sweep.json", _manifest(experiment, result, version, force))
+    reports.write_reports(experiment, result)
+    return result
+
+
+def _restore(
+    points: list[Point], keys: dict[str, str], cache: Path, run_dir: Path
+) -> dict[str, PointOutcome]:
+    """Copy each point finished in an earlier sweep from the cache into the run folder."""
+    outcomes = {}
+    for p in points:
+        done = _read_json(cache / keys[p.point_id] / "status.json")
+        if done is None or done.get("status") != "ok":
+            continue
+        folder = run_dir / "points" / p.point_id
+        shutil.copytree(cache / keys[p.point_id], folder, dirs_exist_ok=True)
+        seconds, where = done["point_seconds"], done["provenance"]
+        o = PointOutcome(p, keys[p.point_id], "ok", None, seconds, True, where)
+        _write_json(folder / "status.json", _status(o))
+        outcomes[p.point_id] = o
+    return outcomes
+
+
+def _point_call(
+    p: Point, experiment: Experiment, run_dir: Path, declared: dict[str, Any]
+) -> PointCall:
+    """run_point's arguments for ``p``, its folder emptied (``--out DIR`` may hold an older run)."""
+    folder = run_dir / "points" / p.point_id
+    shutil.rmtree(folder, ignore_errors=True)
+    params = dict(p.params)
+    params |= {"output_dir": str(folder)} if "output_dir" in declared else {}
+    params |= {"repeat": p.repeat} if "repeat" in declared else {}
+    return str(experiment.notebook), str(folder), params, p.point_id, experiment.timeout_s
+
+
+def combine(
+    experiment: Experiment, outcomes: tuple[PointOutcome, ...], run_dir: Path
+) -> pd.DataFrame:
+    """Every point's results.parquet, tagged with the sweep's columns; one row per failed point.
+
+    A notebook column that clashes with a sweep column and holds other values is kept as
+    ``nb_<name>`` (the replay notebook's ``status`` is the job's, not the point's). Provenance
+    columns are added where the notebook's rows lack them.
+    """
+    import pandas as pd
+
+    frames = []
+    for o in outcomes:
+        path = run_dir / "points" / o.point.point_id / "results.parquet"
+        rows = pd.read_parquet(path) if o.status == "ok" and path.exists() else pd.DataFrame()
+        rows = rows if len(rows) else pd.DataFrame(index=[0])  # every point shows in the table
+        flat = {"experiment": experiment.name, **vars(o), **vars(o.point)}
+        tags = {c: flat[c] for c in SWEEP_COLUMNS}
+        tags |= {f"param_{k}": cell(v) for k, v in o.point.params.items()}
+        for name, value in tags.items():
+            if name in rows.columns and not (rows[name] == value).all():
+                rows = rows.rename(columns={name: f"nb_{name}"})
+        rows = rows.assign(**tags)
+        frames.append(
+            rows.assign(**{k: cell(v) for k, v in o.provenance.items() if k not in rows})
+        )
+    table = pd.concat(frames, ignore_index=True)
+    front = [*SWEEP_COLUMNS, *(f"param_{n}" for n in experiment.parameter_names())]
+    return table[front + [c for c in table.columns if c not in front]]
+
+
+def _write_results(table: pd.DataFrame, path: Path) -> None:
+    """Parquet needs one type per column: a column mixing types (1, "a") is written as text."""
+    table = table.copy()
+    for name in table.columns[table.dtypes == "object"]:
+        if len({type(v) for v in table[name] if not _missing(v)}) > 1:
+            table[name] = [None if _missing(v) else str(v) for v in table[name]]
+    table.to_parquet(path)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _status(o: PointOutcome) -> dict[str, Any]:
+    """A point's status.json, and its entry in sweep.json."""
+    return asdict(o.point) | {f.name: getattr(o, f.name) for f in fields(o) if f.name != "point"}
+
+
+def _manifest(e: Experiment, r: SweepResult, version: str, force: bool) -> dict[str, Any]:
+    """sweep.json: the YAML as written, the expanded points, their status and timings."""
+    counts = {k: v for k, v in vars(r).items() if k not in ("results", "outcomes")}
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(time.time() - r.wall_s))
+    header = {"experiment": e.name, "description": e.description, "notebook": e.notebook}
+    run = {"yaml": e.spec, "code_version": version, "force": force, "started_at": started}
+    return header | run | counts | {"points": [_status(o) for o in r.outcomes]}
+
+
+def _run_dir(out_dir: Path | None, parent: Path) -> Path:
+    """``--out DIR`` as given (reused if it exists), else a fresh ``parent/<timestamp>[-n]``."""
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return out_dir
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate, n = parent / stamp, 1
+    while True:
+        try:
+            candidate.mkdir(parents=True)
+            return candidate
+        except FileExistsError:  # two sweeps in one second
+            n += 1
+            candidate = parent / f"{stamp}-{n}"
+
+
+def _store(folder: Path, entry: Path) -> None:
+    """Copy a finished point into the cache; a half-copied entry is never visible under its key."""
+    staging = entry.with_name(f"{entry.name}.tmp-{uuid.uuid4().hex[:8]}")
+    shutil.copytree(folder, staging)
+    shutil.rmtree(entry, ignore_errors=True)
+    try:
+        staging.rename(entry)
+    except OSError:  # another sweep stored the same point meanwhile: the same result
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, blob: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(blob, indent=2, default=str, ensure_ascii=False), encoding="utf-8")

@@ -1,0 +1,109 @@
+"""The incident replayed: job A holds the lease past ``hold_max_ms``, job B arrives while it is
+overdue. One function builds the service from real parts for a given remedy and runs both jobs.
+
+Defaults are the incident's absolute values (ASR timeout 30 s, guard 20 s, hold_max 20 s); job A
+is 11.2 s of pink noise (seed 3), which at the incident preset climbs the whole fallback ladder
+(six attempts, five of them repetition loops to the 224-token limit): 38 s in float32 on this
+2-core CPU, as docs/incident.md measured 32 s for an 11.2 s pink-noise clip.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from asrlab.audio import corpus
+from asrlab.service.build import arbiter_events, service
+from asrlab.service.node import JobRecord
+from asrlab.service.remedies import Remedy
+from asrlab.service.settings import ServiceSettings, remedy_columns
+
+
+@dataclass(frozen=True)
+class ReplayConfig(ServiceSettings):
+    """One replay: the service (`ServiceSettings`: remedy, thresholds, model) and the two jobs.
+
+    ``b_delay_s`` None: B arrives 1 s after A's lease would become overdue.
+    """
+
+    a_source: str = "pink_noise"
+    a_length_s: float = 11.2
+    a_noise_seed: int = 3
+    b_source: str = "zh_aishell_BAC009S0724W0121"
+    b_delay_s: float | None = None
+
+
+@dataclass
+class ReplayResult:
+    config: ReplayConfig
+    remedy: Remedy
+    a: JobRecord
+    b: JobRecord
+    a_label: str
+    b_label: str
+    arbiter_events: list[dict[str, Any]]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per job for results.parquet: the record, the remedy, the replay settings."""
+        base = {f"replay_{k}": v for k, v in asdict(self.config).items()}
+        remedy_row = remedy_columns(self.remedy)
+        return [
+            record.row() | {"role": role, "source": label} | base | remedy_row
+            for role, record, label in (("A", self.a, self.a_label), ("B", self.b, self.b_label))
+        ]
+
+
+def replay(config: ReplayConfig) -> ReplayResult:
+    """Run jobs A and B through one node setup; return both records once A's fate is settled."""
+    a_samples, a_label = corpus.load_source(
+        config.a_source, length_s=config.a_length_s, noise_seed=config.a_noise_seed
+    )
+    b_samples, b_label = corpus.load_source(config.b_source)
+    with service(config) as node:
+        records: dict[str, JobRecord] = {}
+        job_a = threading.Thread(target=lambda: records.update(A=node.run("A", a_samples)))
+        started = time.monotonic()
+        job_a.start()
+        delay = config.b_delay_s if config.b_delay_s is not None else config.hold_max_ms / 1000 + 1
+        time.sleep(max(0.0, started + delay - time.monotonic()))
+        records["B"] = node.run("B", b_samples)
+        job_a.join()
+        for record in records.values():
+            node.settle(record)
+        events = arbiter_events(node.arbiter)
+    return ReplayResult(config, node.remedy, records["A"], records["B"], a_label, b_label, events)
+
+
+def summary(rows: Any) -> dict[str, Any]:
+    """The line `asrlab reproduce` prints per remedy, from one replay's results rows.
+
+    ``rows`` is the DataFrame the notebook writes (one row per job, ``role`` "A" or "B").
+    """
+    a = rows[rows["role"] == "A"].iloc[0]
+    b = rows[rows["role"] == "B"].iloc[0]
+
+    def status(job: Any) -> str:
+        return "ok" if job["status"] == "ok" else f"failed: {job['client_error']}"
+
+    def num(value: Any) -> float | None:
+        return None if value is None or value != value else round(float(value), 2)
+
+    return {
+        "remedy": a["remedy"],
+        "A": status(a) if a["status"] == "ok" else "failed: " + _short(a["client_error"]),
+        "A s": num(a["total_s"]),
+        "B": status(b),
+        "B s": num(b["total_s"]),
+        "A lease held s": num(a["lease_held_s"]),
+        "overdue": bool(a["lease_overdue"] or b["lease_overdue"]),
+        "A work after deadline s": num(a.get("worker_work_after_deadline_s")),
+        "A late result": bool(a.get("worker_late_result") is True),
+        "A transcript": a["text"],
+    }
+
+
+def _short(error: str | None) -> str:
+    """'ASR task timeout: job A passed ...' -> 'ASR task timeout'."""
+    return "" if not error else error.split(":")[0]

@@ -1,0 +1,7 @@
+"""The service's discrete-event twin (SimPy): the model (`core`), the measured costs it draws from
+(`costs`), measuring them on this machine (`calibrate`), and capacity questions with the check that
+earns the model the right to answer them (`capacity`).
+
+The simulator imports the service's pure parts (the arbiter, the timeout policy, the remedies),
+never the decoder stack.
+"""

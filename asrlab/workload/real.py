@@ -1,0 +1,170 @@
+"""A workload run for real: every planned job sent at its arrival through one service.
+
+``clients`` threads send the jobs to one node (one `WorkerManager`, one `RealtimeArbiter`, built
+by `asrlab.service.build.service` exactly as the replay builds it). Latency is what the user
+waits: from the job's arrival to the client's answer, including the time the job waited for a
+free client (``client_wait_s``) when all ``clients`` were busy.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+from asrlab.service import build
+from asrlab.service.node import JobRecord, Node
+from asrlab.service.settings import remedy_columns
+from asrlab.workload.attribution import attribute
+from asrlab.workload.sources import JobAudio, load_item
+from asrlab.workload.traffic import PlannedJob, WorkloadConfig, plan
+
+
+@dataclass(frozen=True)
+class WorkloadResult:
+    """A workload's outcome: one row per job (arrival order) and the arbiter's event trace.
+
+    ``rows`` are `JobRecord.row()` plus the job's plan (``job_index``, ``arrival_s``, ``source``,
+    ``audio_class``, ...), its client (``started_s``, ``client_wait_s``, ``latency_s``), its
+    ``attribution`` and ``blamed`` (see `attribute`), and the ``workload_*`` and ``remedy_*``
+    settings. ``events`` are the arbiter's, as `asrlab.service.build.arbiter_events` gives them.
+    """
+
+    config: WorkloadConfig
+    rows: tuple[dict[str, Any], ...]
+    events: tuple[dict[str, Any], ...]
+    records: tuple[JobRecord, ...]
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(list(self.rows))
+
+
+@dataclass(frozen=True)
+class _Served:
+    record: JobRecord
+    started_s: float  # when a client took the job, seconds after the workload's start
+
+
+def run_workload(config: WorkloadConfig, *, progress: bool = True) -> WorkloadResult:
+    """Run every job for real, at its arrival instant, through one service; settle late results.
+
+    The audio is made before the clock starts. Once every client is done, each given-up job's
+    late result is awaited (`Node.settle`), so the rows hold all the work it cost.
+    """
+    jobs = plan(config)
+    audios = [load_item(job.item, job.job_seed) for job in jobs]
+    with build.service(config) as node:
+        served = _serve(node, jobs, audios, config.clients, progress)
+        for run in served:
+            node.settle(run.record)
+        events = build.arbiter_events(node.arbiter)
+    common = config.row() | remedy_columns(node.remedy)
+    rows = [
+        _row(job, audio, run) | common for job, audio, run in zip(jobs, audios, served, strict=True)
+    ]
+    blame = attribute(pd.DataFrame(rows), events)
+    for row, attribution, blamed in zip(rows, blame["attribution"], blame["blamed"], strict=True):
+        row["attribution"], row["blamed"] = attribution, blamed
+    records = tuple(run.record for run in served)
+    return WorkloadResult(config, tuple(rows), tuple(events), records)
+
+
+def _serve(
+    node: Node, jobs: Sequence[PlannedJob], audios: Sequence[JobAudio], clients: int, progress: bool
+) -> list[_Served]:
+    """``clients`` threads take the jobs in arrival order, each at its arrival or when free."""
+    served: list[_Served | None] = [None] * len(jobs)
+    pending = iter(range(len(jobs)))
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+    bar = tqdm(total=len(jobs), unit="job", desc=node.remedy.name, disable=not progress)
+    start = time.monotonic()
+
+    def client() -> None:
+        while not failures:
+            with lock:
+                i = next(pending, None)
+            if i is None:
+                return
+            time.sleep(max(0.0, start + jobs[i].arrival_s - time.monotonic()))
+            taken = time.monotonic() - start
+            try:
+                record = node.run(jobs[i].job_id, audios[i].samples)
+            except BaseException as e:  # not an AsrlabError (the node answers those): a bug
+                failures.append(e)
+                return
+            served[i] = _Served(record, taken)
+            bar.update()
+
+    threads = [threading.Thread(target=client) for _ in range(min(clients, len(jobs)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    bar.close()
+    if failures:
+        raise failures[0]
+    return [run for run in served if run is not None]
+
+
+def _row(job: PlannedJob, audio: JobAudio, run: _Served) -> dict[str, Any]:
+    record = run.record
+    wait_s = max(0.0, run.started_s - job.arrival_s)
+    failed = [event for event, _ in record.timeline if event.startswith("failed: ")]
+    return (
+        record.row()
+        | {
+            "job_index": job.index,
+            "arrival_s": job.arrival_s,
+            "started_s": run.started_s,
+            "client_wait_s": wait_s,
+            "latency_s": wait_s + record.total_s,
+            "source": audio.label,
+            "mix_source": job.item.source,
+            "mix_length_s": job.item.length_s,
+            "job_seed": job.job_seed,
+            "audio_class": audio.audio_class,
+            "language": audio.language,
+            "reference": audio.reference,
+            "error_type": failed[-1].removeprefix("failed: ") if failed else None,
+        }
+        | decode_columns(record.trace)
+    )
+
+
+DECODE_COLUMNS = ("decode_wall_s", "decode_stops_s", "decode_sampled", "decode_rebuild_s")
+
+
+def decode_columns(trace: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the simulator's service-time table needs from a job's decode trace.
+
+    ``decode_wall_s`` is the worker's whole decode (also of a late result); ``decode_stops_s``
+    (JSON) are the offsets from the decode's start at which a cooperative stop can take effect:
+    where the decoder checks its deadline (before each window's encoder pass and before each
+    attempt; `asrlab.decoding`); ``decode_sampled`` whether an attempt sampled, so that the
+    worker rebuilds its model before its next decode, and ``decode_rebuild_s`` the seconds this
+    decode waited for such a rebuild. None without a trace
+    (no decode, or a decode killed before it reported).
+    """
+    if not trace:
+        return dict.fromkeys(DECODE_COLUMNS)
+    summary = trace["summary"]
+    t = float(summary["transcribe_s"])
+    stops = [round(t, 4)]  # before the first window's encoder pass
+    for window in trace["windows"]:
+        t += window["encode_s"] + window["detect_s"]
+        for attempt in window["attempts"]:
+            t += attempt["seconds"]
+            stops.append(round(t, 4))
+    return {
+        "decode_wall_s": float(summary["wall_s"]),
+        "decode_stops_s": json.dumps(stops),
+        "decode_sampled": summary.get("sampled"),  # absent from traces of older versions
+        "decode_rebuild_s": summary.get("rebuild_s"),
+    }

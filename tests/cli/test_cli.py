@@ -1,0 +1,70 @@
+"""The command line, run in-process with typer's runner on the real model."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from asrlab.cli.main import app
+
+runner = CliRunner()
+
+
+def test_transcribe_jfk_prints_stage_and_attempt_tables(whisper_models: None) -> None:
+    result = runner.invoke(app, ["transcribe", "jfk", "--trace", "--beam-size", "2"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for expected in (
+        "where the time went",
+        "language detection: encode window 0",
+        "window 0: decode (1 attempts)",
+        "accepted: all checks passed",
+        "ask not what your country can do for you",
+    ):
+        assert expected in out
+
+
+def test_transcribe_json_carries_trace_and_provenance(tmp_path, whisper_models: None) -> None:
+    wav = tmp_path / "clip.flac"
+    from asrlab.audio import corpus
+
+    wav.write_bytes(corpus.get("en_librispeech_1089-134686-0001").path.read_bytes())
+    result = runner.invoke(app, ["transcribe", str(wav), "--json", "--model", "tiny.en"])
+    assert result.exit_code == 0, result.output
+    blob = json.loads(result.output)
+    assert blob["summary"]["language"] == "en" and blob["summary"]["attempts"] >= 1
+    assert blob["provenance"]["version_faster-whisper"] == "1.2.1"
+    assert len(blob["provenance"]["model_sha256"]) == 64
+    assert "belly" in blob["summary"]["text"].lower()
+
+
+def test_unknown_source_lists_what_exists(whisper_models: None) -> None:
+    result = runner.invoke(app, ["transcribe", "no-such-clip"])
+    assert result.exit_code == 2
+    assert "jfk" in result.output and "white_noise" in result.output
+
+
+def test_bad_audio_file_is_a_clear_error(tmp_path, whisper_models: None) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("this is not audio\n" * 20)
+    result = runner.invoke(app, ["transcribe", str(bad)])
+    assert result.exit_code == 2 and "error:" in result.output
+
+
+def test_models_lists_the_embedded_models() -> None:
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0
+    assert result.output.startswith("base") and "tiny.en" in result.output
+
+
+def test_help_lists_every_command_in_order() -> None:
+    """The commands as they were before the command line became a package (issue 14)."""
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    rows = [line for line in result.output.splitlines() if line.startswith("│ ") and line[2] != " "]
+    commands = [name for name in (row.split()[1] for row in rows) if not name.startswith("-")]
+    assert commands == [
+        "transcribe", "explain", "reproduce", "sweep", "compare", "models", "presets",
+        "simulate", "calibrate",
+    ]  # fmt: skip

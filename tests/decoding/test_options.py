@@ -1,0 +1,48 @@
+"""Decode options as data: checked, frozen, hashable, and free of any decoder import."""
+
+from __future__ import annotations
+
+import pytest
+
+from asrlab.decoding.options import DecodeConfig, preset
+from asrlab.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("beam_size", 0),
+        ("best_of", 0),
+        ("temperature", ()),
+        ("temperature", (0.0, 3.0)),
+        ("max_new_tokens", 500),
+        ("compute_type", "int4"),
+        ("cpu_threads", -1),
+        ("language", "klingon"),
+    ],
+)
+def test_config_rejects_bad_values(field: str, value: object) -> None:
+    with pytest.raises(ConfigError) as err:
+        DecodeConfig(**{field: value})
+    assert err.value.field == field
+
+
+def test_config_is_frozen_hashable_and_replayable() -> None:
+    cfg = preset("incident")
+    assert cfg.beam_size == 10 and cfg.temperature == (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    assert DecodeConfig(temperature=[0.0, 0.5]).temperature == (0.0, 0.5)  # lists from YAML
+    assert cfg.config_hash() == preset("incident").config_hash() != DecodeConfig().config_hash()
+    kwargs = cfg.transcribe_kwargs()
+    assert "seed" not in kwargs and kwargs["beam_size"] == 10
+    with pytest.raises(ConfigError, match="available: "):
+        preset("nonexistent")
+
+
+def test_the_restated_language_codes_are_faster_whispers() -> None:
+    """`DecodeConfig` checks a language against its own copy of the codes (so that naming one
+    loads no decoder); the copy is faster-whisper's list, in its order."""
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    from asrlab.decoding.options import LANGUAGE_CODES
+
+    assert LANGUAGE_CODES == tuple(_LANGUAGE_CODES)

@@ -1,0 +1,93 @@
+"""Notebooks run for real through papermill, with small parameters."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import papermill as pm
+import pytest
+
+from asrlab.errors import ConfigError
+from asrlab.lab import notebooks
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def test_a_kernels_stderr_goes_to_the_run_folder_not_the_progress_bar(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """ipykernel warns on stderr at every start; `asrlab reproduce` printed it through its bar."""
+    log = tmp_path / "remedy" / "kernel.log"
+    say = [sys.executable, "-c", "import sys; sys.stderr.write(sys.argv[1])"]
+    with notebooks.stderr_to(log):
+        subprocess.run([*say, "[IPKernelApp] WARNING"], check=True)
+    subprocess.run([*say, "after the run"], check=True)
+    assert log.read_text() == "[IPKernelApp] WARNING"
+    assert capfd.readouterr().err == "after the run"
+
+
+@pytest.mark.timeout(300)
+def test_decode_trace_notebook(tmp_path: Path, kernels: None) -> None:
+    out_dir = tmp_path / "run"
+    params = {
+        "source": "jfk",
+        "model": "tiny.en",
+        "overrides": {"beam_size": 2},
+        "output_dir": str(out_dir),
+    }
+    executed = tmp_path / "executed.ipynb"
+    pm.execute_notebook(
+        str(NOTEBOOKS / "00_decode_trace.ipynb"),
+        str(executed),
+        parameters=params,
+        cwd=str(tmp_path),
+        progress_bar=False,
+    )
+    nb = json.loads(executed.read_text())
+    assert nb["metadata"]["papermill"]["parameters"] == params  # the run says how it was made
+    attempts = pd.read_parquet(out_dir / "attempts.parquet")
+    assert list(attempts["verdict"]) == ["accepted"] and attempts["beam_size"].iloc[0] == 2
+    trace = json.loads((out_dir / "trace.json").read_text())
+    assert "ask not what your country" in trace["summary"]["text"].lower()
+    assert trace["provenance"]["model"] == "tiny.en"
+    assert (out_dir / "trace.png").stat().st_size > 10_000
+
+
+@pytest.mark.timeout(300)
+def test_incident_replay_notebook(tmp_path: Path, kernels: None) -> None:
+    out_dir = tmp_path / "replay"
+    params = {
+        "model": "tiny.en",
+        "remedy": "hard_kill",
+        "a_source": "en_librispeech_1089-134686-0002",
+        "b_source": "en_librispeech_1089-134686-0001",
+        "asr_timeout_s": 20.0,
+        "hold_max_ms": 10000.0,
+        "acquire_timeout_ms": 10000.0,
+        "b_delay_s": 0.5,
+        "output_dir": str(out_dir),
+    }
+    executed = notebooks.execute("01_incident_replay", tmp_path, params)
+    assert executed.with_suffix(".html").stat().st_size > 10_000
+    rows = pd.read_parquet(out_dir / "results.parquet")
+    assert list(rows["role"]) == ["A", "B"] and (rows["status"] == "ok").all()
+    assert rows["code_version"].notna().all() and rows["model_sha256"].str.len().eq(64).all()
+    assert "squalid" in rows["text"].iloc[0].lower()
+    assert (out_dir / "timeline.png").stat().st_size > 10_000
+    assert (tmp_path / "kernel.log").is_file()  # the kernel's stderr, beside the notebook
+
+
+def test_unknown_notebook_parameter_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not declared"):
+        notebooks.execute("01_incident_replay", tmp_path, {"beam": 5})
+
+
+def test_committed_notebooks_have_parameters_and_no_outputs() -> None:
+    for path in NOTEBOOKS.glob("*.ipynb"):
+        cells = json.loads(path.read_text())["cells"]
+        assert any("parameters" in c["metadata"].get("tags", []) for c in cells), path.name
+        assert not any(c.get("outputs") for c in cells if c["cell_type"] == "code"), path.name
