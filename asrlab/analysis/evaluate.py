@@ -24,7 +24,8 @@ Columns, per row (one item):
     verdicts (per window, comma-separated, windows joined by ``|``: ``"retry,retry,accepted"``),
     finished, stopped_reason;
     hypothesis, reference, scored_as, reference_norm, hypothesis_norm, unit, errors, ref_len,
-    hyp_words (units in the normalised hypothesis: words, or characters for zh), error_rate;
+    hyp_words (units in the normalised hypothesis: words, or characters for zh), error_rate,
+    known_phrases (non-speech only: phrases Whisper is known to emit there; `hallucination`);
     model, model_sha256, cfg_<field> for every `DecodeConfig` field, config_hash, seed, repeat,
     and the `provenance.record` columns.
 """
@@ -42,6 +43,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from asrlab import provenance
+from asrlab.analysis.hallucination import emitted
 from asrlab.analysis.metrics import error_counts, normalize, units
 from asrlab.decoding import models
 from asrlab.decoding.options import DecodeConfig
@@ -161,6 +163,7 @@ def _accuracy_columns(trace: DecodeTrace, reference: str | None, language: str) 
             "ref_len": None,
             "hyp_words": None,
             "error_rate": math.nan,
+            "known_phrases": None,
         }
     # Non-speech has no language: score in the one the model decoded in (given or detected).
     scored_as = language or trace.language or "en"
@@ -176,6 +179,9 @@ def _accuracy_columns(trace: DecodeTrace, reference: str | None, language: str) 
         "ref_len": counts.ref_len,
         "hyp_words": len(units(hypothesis_norm, scored_as)),
         "error_rate": counts.rate,
+        # Known non-speech phrases ("Thanks for watching!") only where nothing was said: on
+        # speech a real "thank you" would count.
+        "known_phrases": None if reference else emitted(trace.text).known,
     }
 
 

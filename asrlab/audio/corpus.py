@@ -192,7 +192,8 @@ def load_source(
     """Samples and a label for what a command line or a notebook parameter names.
 
     Args:
-        source: an audio file path, a clip id of this corpus, or one of `STRESS_SOURCES`.
+        source: an audio file path, a clip id of this corpus, one of `STRESS_SOURCES`, or a
+            hard-speech candidate (``"hard_speech/zh_c0_pink-5dB"``: `hard_speech_candidates`).
         length_s: length of a generated stress signal, in seconds.
         noise_seed: seed of a generated random stress signal.
 
@@ -202,6 +203,9 @@ def load_source(
         seeded = source != "tone"
         samples = getattr(signals, source)(length_s, **({"seed": noise_seed} if seeded else {}))
         return samples, stress_label(source, length_s, noise_seed)
+    if source.startswith(f"{HARD_SPEECH_CLASS}/"):
+        item = hard_speech_item(hard_speech(source), length_s=length_s, seed=noise_seed)
+        return item.samples, f"{item.item_id} {length_s:g} s"
     path = Path(source)
     if path.exists():
         return decode(path), path.name
@@ -259,8 +263,8 @@ _NOISE_KINDS = ("pink_noise", "white_noise")  # alternated, item by item
 
 
 def audio_classes() -> tuple[str, ...]:
-    """The names `class_audio` accepts: clean speech, speech in noise, non-speech."""
-    return (*_SPEECH_CLASSES, *_NOISY_CLASSES, *_NON_SPEECH_CLASSES)
+    """The names `class_audio` accepts: clean speech, speech in noise, hard speech, non-speech."""
+    return (*_SPEECH_CLASSES, *_NOISY_CLASSES, HARD_SPEECH_CLASS, *_NON_SPEECH_CLASSES)
 
 
 def class_audio(
@@ -293,6 +297,10 @@ def class_audio(
             _with_noise(item, name, snr_db, i, seed)
             for i, item in enumerate(_speech_items(clean, length_s, max_items))
         ]
+    if name == HARD_SPEECH_CLASS:
+        length = HARD_SPEECH_LENGTH_S if length_s is None else length_s
+        chosen = [c for c in hard_speech_candidates() if c.name in HARD_SPEECH][:max_items]
+        return [hard_speech_item(c, length_s=length, seed=seed) for c in chosen]
     if name in _NON_SPEECH_CLASSES:
         length = NON_SPEECH_LENGTH_S if length_s is None else length_s
         return _non_speech_items(name, length, seed, max_items)
@@ -302,8 +310,8 @@ def class_audio(
 
 
 def _speech_items(name: str, length_s: float | None, max_items: int) -> list[AudioItem]:
-    language, prefixes = _SPEECH_CLASSES[name]
-    pool = [c for c in clips(language, with_reference=True) if c.clip_id.startswith(prefixes)]
+    language, _ = _SPEECH_CLASSES[name]
+    pool = _pool(language)
     items: list[AudioItem] = []
     for i, clip in enumerate(pool[:max_items]):
         if length_s is None:
@@ -340,3 +348,100 @@ def _non_speech_items(name: str, length_s: float, seed: int, max_items: int) -> 
         for i in range(max_items):
             items.append((f"seed{seed + i}", signals.near_silence(length_s, seed=seed + i)))
     return [AudioItem(f"{name}/{what}", x, "", "") for what, x in items]
+
+
+# --- hard speech: speech that the VAD passes and the fallback ladder climbs --------------------
+
+HARD_SPEECH_CLASS = "hard_speech"
+HARD_SPEECH_LENGTH_S = 11.2  # the incident's job
+_PINK_SNRS_DB = (-10.0, -7.0, -5.0, -3.0)
+_BABBLE_SNRS_DB = (-5.0, -3.0)
+_COMPOSITIONS = 2  # speech built from each language's clips from its first and its second clip
+_BABBLE_TALKERS = 3
+# The candidates benchmarks/ladder_census.py found the VAD passes (>= 50 % of the clip marked
+# speech) and the incident preset climbs >= 3 rungs on, base int8 (docs/results/census.md).
+HARD_SPEECH: tuple[str, ...] = (
+    "zh_c0_pink-10dB", "zh_c0_pink-7dB", "zh_c0_reversed", "zh_c1_pink-10dB", "zh_c1_pink-5dB",
+    "zh_c1_babble-5dB", "zh_c1_babble-3dB", "zh_c1_reversed", "en_c0_pink-10dB",
+    "en_c0_babble-5dB", "en_c0_babble-3dB", "en_c0_reversed", "en_c1_pink-7dB",
+    "en_c1_babble-3dB",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HardCandidate:
+    """One recipe of speech made hard: whose speech, and what was done to it.
+
+    Attributes:
+        name: ``"<language>_c<composition>_<transform>"``, e.g. ``"zh_c0_pink-5dB"``.
+        language: the speech's language (``zh`` or ``en``).
+        composition: which clip the speech starts from (`concat_to_length` of the language's
+            clips, from that one on).
+        transform: ``pink`` (pink noise at ``snr_db``), ``babble`` (other talkers of the same
+            language at ``snr_db``) or ``reversed`` (played backwards: speech-like, no words).
+    """
+
+    name: str
+    language: str
+    composition: int
+    transform: str
+    snr_db: float | None = None
+
+
+def hard_speech_candidates() -> tuple[HardCandidate, ...]:
+    """Every recipe the census decodes, in a fixed order (both languages)."""
+    out: list[HardCandidate] = []
+    for language in ("zh", "en"):
+        for k in range(_COMPOSITIONS):
+            stem = f"{language}_c{k}"
+            out += [
+                HardCandidate(f"{stem}_pink{snr:g}dB", language, k, "pink", snr)
+                for snr in _PINK_SNRS_DB
+            ]
+            out += [
+                HardCandidate(f"{stem}_babble{snr:g}dB", language, k, "babble", snr)
+                for snr in _BABBLE_SNRS_DB
+            ]
+            out.append(HardCandidate(f"{stem}_reversed", language, k, "reversed"))
+    return tuple(out)
+
+
+def hard_speech(name: str) -> HardCandidate:
+    """A candidate by name (``"zh_c0_pink-5dB"``, with or without ``"hard_speech/"``)."""
+    short = name.removeprefix(f"{HARD_SPEECH_CLASS}/")
+    for candidate in hard_speech_candidates():
+        if candidate.name == short:
+            return candidate
+    known = ", ".join(c.name for c in hard_speech_candidates())
+    raise ConfigError("source", name, f"no such hard-speech candidate; available: {known}")
+
+
+def hard_speech_item(
+    candidate: HardCandidate, *, length_s: float = HARD_SPEECH_LENGTH_S, seed: int = 0
+) -> AudioItem:
+    """The candidate's audio and what it holds: the reference of the speech under noise or
+    babble; ``""`` for reversed speech, which holds no words (every unit decoded is output that
+    nobody said), and then no language either."""
+    pool = _pool(candidate.language)
+    k = candidate.composition
+    speech, reference = concat_to_length(pool[k:] + pool[:k], length_s)
+    item_id = f"{HARD_SPEECH_CLASS}/{candidate.name}"
+    if candidate.transform == "reversed":
+        return AudioItem(item_id, signals.reversed_speech(speech), "", "")
+    if candidate.transform == "pink":
+        noise = signals.pink_noise(length_s, seed=seed + k)
+    else:  # babble: the same language's clips from the next starts on, each its own talker
+        talkers = [
+            concat_to_length(pool[j:] + pool[:j], length_s)[0]
+            for j in ((k + 1 + t) % len(pool) for t in range(_BABBLE_TALKERS))
+        ]
+        noise = signals.babble(talkers, length_s)
+    assert candidate.snr_db is not None
+    mixed = signals.mix_at_snr(speech, noise, candidate.snr_db)
+    return AudioItem(item_id, mixed, reference, candidate.language)
+
+
+def _pool(language: str) -> list[Clip]:
+    """A language's clean-class clips, in manifest order (`_SPEECH_CLASSES`)."""
+    _, prefixes = _SPEECH_CLASSES[f"clean_{language}"]
+    return [c for c in clips(language, with_reference=True) if c.clip_id.startswith(prefixes)]

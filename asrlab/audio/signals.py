@@ -8,6 +8,7 @@ All in the `asrlab.audio.samples` format: float32 mono 16 kHz.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -60,6 +61,27 @@ def near_silence(duration_s: float, *, seed: int = 0, rms: float = 1e-4) -> np.n
 def reversed_speech(samples: np.ndarray) -> np.ndarray:
     """The samples played backwards: speech-like spectrum and rhythm, no words."""
     return np.ascontiguousarray(validate(samples)[::-1])
+
+
+def babble(talkers: Sequence[np.ndarray], duration_s: float) -> np.ndarray:
+    """Several talkers at once, each at the same loudness (RMS), looped to ``duration_s``: the
+    noise of a room of people, which unlike pink noise is itself speech-like.
+
+    Raises:
+        ConfigError: fewer than two talkers, or a silent one.
+    """
+    if len(talkers) < 2:
+        raise ConfigError("talkers", len(talkers), "babble needs at least two talkers")
+    n = _n_samples(duration_s)
+    mix = np.zeros(n, dtype=np.float64)
+    for i, talker in enumerate(talkers):
+        x = _fit_samples(validate(talker, source=f"talker {i}"), n, "loop").astype(np.float64)
+        rms = math.sqrt(float(np.mean(x**2)))
+        if rms == 0.0:
+            raise ConfigError("talkers", i, "a silent talker adds nothing to babble")
+        mix += x / rms
+    mix *= 0.1 / math.sqrt(float(np.mean(mix**2)))  # -20 dBFS, as the generators' noise
+    return np.clip(mix, -1.0, 1.0).astype(np.float32)
 
 
 def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:

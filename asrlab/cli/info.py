@@ -20,8 +20,13 @@ def list_models() -> None:
 
 
 def list_presets() -> None:
-    """The named decode presets and their fields."""
+    """The named decode presets and their fields, then the remedies and what each changes."""
     from asrlab.decoding.options import PRESETS
+    from asrlab.service.remedies import REMEDIES
 
     for name, cfg in PRESETS.items():
         typer.echo(f"{name}: {json.dumps(asdict(cfg))}")
+    typer.echo("\nremedies (`asrlab transcribe --remedy NAME`, `asrlab reproduce --remedies`):")
+    width = max(len(name) for name in REMEDIES)
+    for name, chosen in REMEDIES.items():
+        typer.echo(f"  {name:<{width}}  {chosen.why}")

@@ -1,7 +1,11 @@
-"""``asrlab reproduce``: the incident end to end, the decode traces and then the replay per remedy.
+"""``asrlab reproduce``: the incident end to end on this machine, in two scenarios.
 
-What is replayed is an experiment (experiments/incident.yaml: the notebook and the remedies), so
-the command knows no notebook by name; the replays run one after another, in the YAML's order.
+What is replayed is an experiment (experiments/incident.yaml: the notebook, the scenarios' job A
+and the remedies), so the command knows no notebook by name. Per scenario it first decodes job A
+alone, as `asrlab explain` does (the trace is printed), and scales every threshold to that decode
+(`asrlab.service.calibration`; ``--absolute`` keeps the incident's values); then it replays the
+incident under each remedy, one after another, and prints one compact table with the scale and
+the values used.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ from typing import Annotated, Any
 import typer
 
 from asrlab.cli.app import fail
-from asrlab.cli.transcribe import explain
 from asrlab.errors import AsrlabError
 
 RUNS_DIR = Path("runs/incident")
 EXPERIMENT = "incident"  # experiments/incident.yaml
+# What the table shows of each replay's summary line (summary.csv has every column).
+COLUMNS = ("remedy", "A", "A s", "B", "B s", "overdue", "A transcript")
 
 
 def reproduce(
@@ -30,72 +35,165 @@ def reproduce(
     experiment: Annotated[
         str, typer.Option(help="Experiment YAML (a name in experiments/, or a path).")
     ] = EXPERIMENT,
-    traces: Annotated[
+    absolute: Annotated[
         bool,
         typer.Option(
-            "--traces/--no-traces", help="Print the decode traces first (asrlab explain)."
+            "--absolute", help="Keep the incident's absolute thresholds (no calibration)."
         ),
+    ] = False,
+    traces: Annotated[
+        bool,
+        typer.Option("--traces/--no-traces", help="Print job A's decode trace per scenario."),
     ] = True,
 ) -> None:
-    """The incident end to end: the decode traces, then the replay under each remedy."""
-    if traces:
-        explain(model=model, seed=0)
+    """The incident end to end: job A's decode per scenario, then the replay per remedy."""
     try:
-        run_replays(experiment, model, remedies, out)
+        run_replays(experiment, model, remedies, out, absolute=absolute, traces=traces)
     except AsrlabError as e:
         fail(e)
 
 
-def replay_points(experiment: str, model: str, remedies: str | None) -> tuple[str, list[dict]]:
-    """The experiment's notebook and one parameter set per remedy (its own list, or ``remedies``:
-    comma-separated names or ``all``), every one with ``model``; an unknown name is refused."""
+def replay_points(
+    experiment: str, model: str, remedies: str | None
+) -> tuple[str, dict[str, list[dict[str, Any]]]]:
+    """The experiment's notebook and, per scenario (``"noise"``: job A a stress signal;
+    ``"speech"``: hard speech), one parameter set per remedy, each with ``model``. ``remedies``
+    (comma-separated names or ``all``) replaces the experiment's list; unknown names are
+    refused before anything runs."""
+    from asrlab.audio import corpus
     from asrlab.lab.experiment import find_experiment, load_experiment
     from asrlab.service import remedies as presets
 
     spec = load_experiment(find_experiment(experiment))
-    first = [p.params for p in spec.points() if p.repeat == 0]
-    if remedies is None:
-        chosen = first
-    else:
+    points = [p.params | {"model": model} for p in spec.points() if p.repeat == 0]
+    if remedies is not None:
         names = list(presets.REMEDIES) if remedies == "all" else remedies.split(",")
-        chosen = [first[0] | {"remedy": name} for name in names]
-    for params in chosen:
+        firsts = {_job_a(p): p for p in reversed(points)}  # the first point of each scenario
+        points = [p | {"remedy": name} for p in firsts.values() for name in names]
+    scenarios: dict[str, list[dict[str, Any]]] = {}
+    for params in points:
         presets.remedy(params["remedy"])  # refuse an unknown name before anything runs
-    return str(spec.notebook), [params | {"model": model} for params in chosen]
+        source = params.get("a_source", "pink_noise")
+        name = "noise" if source in corpus.STRESS_SOURCES else "speech"
+        scenarios.setdefault(name, []).append(params)
+    return str(spec.notebook), dict(sorted(scenarios.items(), key=lambda kv: kv[0] != "noise"))
 
 
-def run_replays(experiment: str, model: str, remedies: str | None, out: Path) -> Path:
-    """Execute the experiment's replay notebook per remedy; print and write the summary."""
+def _job_a(params: dict[str, Any]) -> tuple[Any, Any]:
+    return params.get("a_source"), params.get("a_noise_seed")
+
+
+def measure_job_a(params: dict[str, Any], *, show: bool) -> float:
+    """Job A of a scenario decoded alone, in this process, as the replay's worker decodes it
+    (its model and compute type, the incident preset, sampler seed 0): the decode's seconds."""
+    from asrlab.cli.transcribe import _load, trace_one
+    from asrlab.decoding.options import preset
+    from asrlab.service.replay import ReplayConfig
+
+    a = ReplayConfig(**{k: v for k, v in params.items() if k in ReplayConfig.__dataclass_fields__})
+    config = preset("incident", seed=0, compute_type=a.compute_type)
+    loaded, load_s = _load(a.model, config)
+    result = trace_one(
+        a.a_source,
+        loaded,
+        config,
+        preset_name="incident",
+        length_s=a.a_length_s,
+        noise_seed=a.a_noise_seed,
+        load_s=load_s,
+        show_trace=show,
+        as_json=False,
+        echo=show,
+    )
+    return float(result["summary"]["wall_s"])
+
+
+def run_replays(
+    experiment: str,
+    model: str,
+    remedies: str | None,
+    out: Path,
+    *,
+    absolute: bool = False,
+    traces: bool = True,
+) -> Path:
+    """Calibrate and replay every scenario; print and write the summary (summary.csv)."""
+    import pandas as pd
+
+    from asrlab.service.calibration import scale_for
+
+    notebook, scenarios = replay_points(experiment, model, remedies)
+    run_dir = out / time.strftime("%Y%m%d-%H%M%S")
+    t0 = time.perf_counter()
+    frames: list[Any] = []
+    lines: list[dict[str, Any]] = []
+    for scenario, points in scenarios.items():
+        decode_s = None if absolute else measure_job_a(points[0], show=traces)
+        scale = 1.0 if decode_s is None else scale_for(decode_s)
+        rows, found = _replay_all(notebook, scenario, points, scale, run_dir)
+        frames += rows
+        lines += found
+        _print_scenario(scenario, points[0], decode_s, found)
+    if frames:
+        pd.concat(frames, ignore_index=True).to_parquet(run_dir / "results.parquet")
+    pd.DataFrame(lines).to_csv(run_dir / "summary.csv", index=False)
+    n = sum(len(points) for points in scenarios.values())
+    typer.echo(
+        f"{n} replays in {time.perf_counter() - t0:.0f} s; executed notebooks, HTML, figures, "
+        f"results.parquet and summary.csv under {run_dir}"
+    )
+    return run_dir
+
+
+def _replay_all(
+    notebook: str, scenario: str, points: list[dict[str, Any]], scale: float, run_dir: Path
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Each point's replay notebook at ``scale``; its rows and its summary line."""
     import pandas as pd
     from tqdm import tqdm
 
     from asrlab.lab import notebooks
     from asrlab.service.replay import summary
 
-    notebook, points = replay_points(experiment, model, remedies)
-    run_dir = out / time.strftime("%Y%m%d-%H%M%S")
-    t0 = time.perf_counter()
-    frames: list[Any] = []
-    lines: list[dict[str, Any]] = []
-    for params in tqdm(points, desc="replaying the incident", unit="remedy"):
+    frames, lines = [], []
+    for params in tqdm(points, desc=f"replaying the incident ({scenario})", unit="remedy"):
         name = params["remedy"]
-        folder = (run_dir / name.replace("+", "_")).resolve()
+        folder = (run_dir / scenario / name.replace("+", "_")).resolve()
+        run = params | {"threshold_scale": scale, "output_dir": str(folder)}
         try:
-            notebooks.execute(notebook, folder, params | {"output_dir": str(folder)})
+            notebooks.execute(notebook, folder, run)
         except Exception as e:  # one failed replay must not lose the others
-            lines.append({"remedy": name, "A": f"replay failed: {type(e).__name__}: {e}"})
+            lines.append({"scenario": scenario, "remedy": name, "A": f"replay failed: {e}"})
             continue
-        rows = pd.read_parquet(folder / "results.parquet")
+        rows = pd.read_parquet(folder / "results.parquet").assign(scenario=scenario)
         frames.append(rows)
-        lines.append(summary(rows))
-    if frames:
-        pd.concat(frames, ignore_index=True).to_parquet(run_dir / "results.parquet")
+        lines.append({"scenario": scenario} | summary(rows))
+    return frames, lines
+
+
+def _print_scenario(
+    scenario: str, first: dict[str, Any], decode_s: float | None, lines: list[dict[str, Any]]
+) -> None:
+    import pandas as pd
+
+    from asrlab.service.replay import ReplayConfig
+
+    a = ReplayConfig(**{k: v for k, v in first.items() if k in ReplayConfig.__dataclass_fields__})
+    ok = [line for line in lines if "threshold_scale" in line]
+    values = ok[0] if ok else {}
+    measured = "absolute (--absolute)" if decode_s is None else f"its decode alone {decode_s:.1f} s"
+    typer.echo(f"\n== scenario {scenario}: job A {a.a_source} {a.a_length_s:g} s, {measured}")
+    if values:
+        typer.echo(
+            f"   scale {values['threshold_scale']:.3f}: ASR timeout "
+            f"{values['threshold_asr_timeout_s']:.2f} s, guard "
+            f"{values['threshold_segments_timeout_s']:.2f} s, hold_max "
+            f"{values['threshold_hold_max_ms'] / 1000:.2f} s, acquire timeout "
+            f"{values['threshold_acquire_timeout_ms'] / 1000:.2f} s, B at "
+            f"{values['threshold_b_delay_s']:.2f} s (the incident remedy's; timeout_60_40 "
+            "scales its own 60 s / 40 s)"
+        )
     table = pd.DataFrame(lines)
-    table.to_csv(run_dir / "summary.csv", index=False)
+    shown = [c for c in COLUMNS if c in table]
     with pd.option_context("display.max_colwidth", 48, "display.width", 250):
-        typer.echo(table.to_string(index=False))
-    typer.echo(
-        f"\n{len(points)} replays in {time.perf_counter() - t0:.0f} s; "
-        f"executed notebooks, HTML, figures and results.parquet under {run_dir}"
-    )
-    return run_dir
+        typer.echo(table[shown].to_string(index=False))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
@@ -41,18 +42,39 @@ def trace_one(
     load_s: float,
     show_trace: bool,
     as_json: bool,
+    vad_gate: bool = False,
+    echo: bool = True,
 ) -> dict[str, Any]:
-    """Decode one source with a trace; print the report (or JSON); return the JSON form."""
+    """Decode one source with a trace; print the report (or JSON); return the JSON form.
+
+    ``vad_gate``: as the node under a remedy with the gate, Silero VAD first; no speech, no
+    decode (the result says so), else only the speech spans are decoded. ``echo=False``
+    prints nothing (a measurement).
+    """
     from asrlab import provenance
-    from asrlab.audio import corpus
+    from asrlab.audio import corpus, vad
     from asrlab.decoding import models
     from asrlab.decoding.trace import render_text
 
     samples, label = corpus.load_source(source, length_s=length_s, noise_seed=noise_seed)
+    gate: dict[str, Any] = {}
+    if vad_gate:
+        found = vad.detect(samples)
+        gate = {"vad": {"spans": len(found.spans), "speech_s": found.speech_s}}
+        gate["vad"]["seconds"] = found.seconds
+        if not found.has_speech:
+            result = {"source": label, "preset": preset_name, **gate, "decoded": False}
+            if as_json:
+                typer.echo(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+            else:
+                typer.echo(f"{label}: no speech found by the VAD gate ({preset_name}): not decoded")
+            return result
+        samples = vad.keep_speech(samples, found)
     trace = model.run(samples, config)
     result = {
         "source": label,
         "preset": preset_name,
+        **gate,
         **trace.to_dict(),
         "provenance": provenance.record(
             model=model.name,
@@ -60,7 +82,9 @@ def trace_one(
             model_load_s=load_s,
         ),
     }
-    if as_json:
+    if not echo:
+        pass
+    elif as_json:
         typer.echo(json.dumps(result, indent=2, ensure_ascii=False, default=str))
     elif show_trace:
         title = (
@@ -85,6 +109,13 @@ def transcribe(
         str, typer.Option(help="base, tiny.en, a model folder or a hub name.")
     ] = "base",
     preset: Annotated[str, typer.Option(help="Named decode preset.")] = "incident",
+    remedy: Annotated[
+        str | None,
+        typer.Option(
+            help="Decode as the service would under this remedy (`asrlab presets`): its decode "
+            "options and its VAD gate, without the lease. Replaces --preset."
+        ),
+    ] = None,
     beam_size: Annotated[int | None, typer.Option(help="Override the preset's beam_size.")] = None,
     language: Annotated[
         str | None, typer.Option(help="Force a language (skips detection).")
@@ -108,20 +139,26 @@ def transcribe(
     if language is not None:
         overrides["language"] = language
     from asrlab.decoding import options
+    from asrlab.service.remedies import remedy as named
 
     try:
-        config = options.preset(preset, seed=seed, **overrides)
+        chosen = None if remedy is None else named(remedy)
+        if chosen is None:
+            config = options.preset(preset, seed=seed, **overrides)
+        else:
+            config = replace(chosen.decode, seed=seed, **overrides)
         loaded, load_s = _load(model, config)
         trace_one(
             source,
             loaded,
             config,
-            preset_name=preset,
+            preset_name=preset if chosen is None else f"remedy {chosen.name}",
             length_s=length_s,
             noise_seed=noise_seed,
             load_s=load_s,
             show_trace=trace,
             as_json=as_json,
+            vad_gate=chosen is not None and chosen.vad_gate,
         )
     except AsrlabError as e:
         fail(e)

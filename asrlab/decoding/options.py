@@ -29,6 +29,10 @@ LANGUAGE_CODES: tuple[str, ...] = (
     "sr", "su", "sv", "sw", "ta", "te", "tg", "th", "tk", "tl", "tr", "tt", "uk", "ur", "uz", "vi",
     "yi", "yo", "zh", "yue",
 )  # fmt: skip
+# Fields of `DecodeConfig` that are not `WhisperModel.transcribe` keywords.
+NOT_TRANSCRIBE_KWARGS = ("compute_type", "cpu_threads", "seed", "reuse_language_encoding")
+# Fields added after configs were hashed, with the default at which the hash leaves them out.
+ADDED_FIELDS: dict[str, object] = {"reuse_language_encoding": False}
 COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "float16", "float32", "bfloat16")
 
 
@@ -41,7 +45,10 @@ class DecodeConfig:
     ``cpu_threads`` apply when the model is loaded (``cpu_threads=0``: one thread per available
     core); ``seed`` seeds CTranslate2's sampler before each transcription, because fallback
     attempts at temperature > 0 sample and unseeded runs differ by tens of
-    seconds (docs/incident.md).
+    seconds (docs/incident.md). ``reuse_language_encoding``: with ``language=None``,
+    faster-whisper 1.2.1 encodes the first 30 s window twice, once to detect the language inside
+    ``transcribe()`` and again to decode it; True hands the detection's encoder output to the
+    decode (`asrlab.decoding.traced`); False, the default, keeps production's double pass.
     """
 
     beam_size: int = 5
@@ -61,6 +68,7 @@ class DecodeConfig:
     compute_type: str = "auto"
     cpu_threads: int = 0
     seed: int = 0
+    reuse_language_encoding: bool = False
 
     def __post_init__(self) -> None:
         # Lists from YAML or JSON become tuples so the config stays hashable and frozen.
@@ -92,14 +100,24 @@ class DecodeConfig:
     def transcribe_kwargs(self) -> dict[str, Any]:
         """Keywords for ``WhisperModel.transcribe``."""
         kwargs = asdict(self)
-        for key in ("compute_type", "cpu_threads", "seed"):
+        for key in NOT_TRANSCRIBE_KWARGS:
             del kwargs[key]
         kwargs["temperature"] = list(self.temperature)
         return kwargs
 
     def config_hash(self) -> str:
-        """Short, stable hash of every field: the key results are grouped and cached by."""
-        blob = json.dumps(asdict(self), sort_keys=True, default=str).encode()
+        """Short, stable hash of every field: the key results are grouped and cached by.
+
+        A field added after results were measured is left out while it holds its default
+        (`ADDED_FIELDS`), so every config that existed before keeps its hash: the bundled
+        service-time table and every cache are keyed by it.
+        """
+        fields = {
+            k: v
+            for k, v in asdict(self).items()
+            if not (k in ADDED_FIELDS and ADDED_FIELDS[k] == v)
+        }
+        blob = json.dumps(fields, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
 

@@ -153,8 +153,10 @@ class DecodeTrace:
 
     @property
     def encoder_passes(self) -> int:
-        """Encoder runs over the first window: 2 when the language was detected first."""
-        return int(self.language_encode_s > 0) + int(bool(self.windows))
+        """Encoder runs over the first window: 2 when the language was detected first, unless
+        the decode reused that encoding (`DecodeConfig.reuse_language_encoding`)."""
+        decoded = bool(self.windows) and self.windows[0].encode_s > 0
+        return int(self.language_encode_s > 0) + int(decoded)
 
     def stage_rows(self) -> list[dict[str, Any]]:
         """The incident's stage table: one row per stage, with its share of the wall time."""

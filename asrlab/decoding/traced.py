@@ -57,7 +57,7 @@ class _TimedWhisper(_Timed):
         self._owner._check_deadline("before encoding a window")
         t0 = time.perf_counter()
         out = self._inner.encode(features, to_cpu=to_cpu)
-        self._owner._on_encode(time.perf_counter() - t0)
+        self._owner._on_encode(time.perf_counter() - t0, out)
         return out
 
     def detect_language(self, encoder_output: Any) -> Any:
@@ -91,6 +91,8 @@ class _Recorder:
     pending_encode_s: float = 0.0
     pending_detect_s: float = 0.0
     raw: list[RawAttempt] = field(default_factory=list)
+    reuse: bool = False  # DecodeConfig.reuse_language_encoding
+    language_encoding: Any = None  # window 0 as language detection encoded it, kept for reuse
 
 
 class TracedModel(WhisperModel):
@@ -133,6 +135,7 @@ class TracedModel(WhisperModel):
         self.feature_extractor = _TimedFeatures(self.feature_extractor, self)
         self._rec: _Recorder | None = None
         self._sampled = False
+        self._reuse = False  # `start` sets it from the config for one transcription
         self.last_trace: DecodeTrace | None = None
         # Cooperative timeout: a time.monotonic() instant; checked between windows and attempts.
         self.deadline: float | None = None
@@ -167,12 +170,14 @@ class TracedModel(WhisperModel):
         if self._rec is not None:
             self._rec.trace.feature_s += seconds
 
-    def _on_encode(self, seconds: float) -> None:
+    def _on_encode(self, seconds: float, output: Any) -> None:
         rec = self._rec
         if rec is None:
             return
         if rec.in_language_detection:
             rec.trace.language_encode_s += seconds
+            if rec.reuse and rec.language_encoding is None:  # the first detection window is 0
+                rec.language_encoding = output
         else:
             rec.pending_encode_s += seconds
 
@@ -235,13 +240,24 @@ class TracedModel(WhisperModel):
         window.outcome = "no_speech" if skipped else "segments"
         return decoded
 
+    def generate_segments(  # type: ignore[no-untyped-def]
+        self, features, tokenizer, options, log_progress=False, encoder_output=None
+    ):
+        """faster-whisper's decode loop, handed window 0's encoding from language detection when
+        the config reuses it: the loop skips its own encoder pass when it gets one (1.2.1's
+        ``if seek > 0 or encoder_output is None``), but ``transcribe()`` never passes it."""
+        rec = self._rec
+        if encoder_output is None and rec is not None and rec.language_encoding is not None:
+            encoder_output, rec.language_encoding = rec.language_encoding, None
+        return super().generate_segments(features, tokenizer, options, log_progress, encoder_output)
+
     def transcribe(  # type: ignore[override]
         self, audio: Any, *args: Any, **kwargs: Any
     ) -> tuple[Iterable[Segment], TranscriptionInfo]:
         """``WhisperModel.transcribe`` with tracing; see `last_trace`."""
         cfg = {"args": list(args)} | kwargs if args else dict(kwargs)
         trace = DecodeTrace(model=self.name, audio_s=0.0, config=_jsonable(cfg))
-        rec = _Recorder(trace)
+        rec = _Recorder(trace, reuse=self._reuse)
         self._rec, self.last_trace = rec, trace
         t0 = time.perf_counter()
         try:
@@ -312,7 +328,11 @@ class TracedModel(WhisperModel):
         t0 = time.perf_counter()
         rebuilt = self.reseed(config.seed)
         rebuild_s = time.perf_counter() - t0 if rebuilt else 0.0
-        segments, _ = self.transcribe(audio, **config.transcribe_kwargs())
+        self._reuse = config.reuse_language_encoding
+        try:
+            segments, _ = self.transcribe(audio, **config.transcribe_kwargs())
+        finally:
+            self._reuse = False
         assert self.last_trace is not None
         self.last_trace.config = asdict(config) | {"config_hash": config.config_hash()}
         self.last_trace.rebuild_s = rebuild_s  # a cost of this job, paid for the one before

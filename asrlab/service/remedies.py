@@ -102,6 +102,12 @@ _SINGLE = [
     ),
     _with(
         INCIDENT,
+        "reuse_encoding",
+        "window 0 encoded once: language detection's encoder output reused by the decode",
+        decode={"reuse_language_encoding": True},
+    ),
+    _with(
+        INCIDENT,
         "no_fallback",
         "one attempt at temperature 0: no sampled retries",
         decode={"temperature": (0.0,)},

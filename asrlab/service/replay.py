@@ -11,21 +11,27 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from asrlab.audio import corpus
+from asrlab.service import calibration
 from asrlab.service.build import arbiter_events, service
+from asrlab.service.calibration import Thresholds
 from asrlab.service.node import JobRecord
 from asrlab.service.remedies import Remedy
 from asrlab.service.settings import ServiceSettings, remedy_columns
+
+TRANSCRIPT_CHARS = 40  # what the summary line shows of A's transcript
 
 
 @dataclass(frozen=True)
 class ReplayConfig(ServiceSettings):
     """One replay: the service (`ServiceSettings`: remedy, thresholds, model) and the two jobs.
 
-    ``b_delay_s`` None: B arrives 1 s after A's lease would become overdue.
+    ``b_delay_s`` None: B arrives 1 s after A's lease would become overdue. ``threshold_scale``
+    multiplies every threshold (the remedy's timeouts, ``hold_max_ms``, ``acquire_timeout_ms``
+    and B's arrival: `asrlab.service.calibration`); 1.0 replays the incident's absolute values.
     """
 
     a_source: str = "pink_noise"
@@ -33,6 +39,11 @@ class ReplayConfig(ServiceSettings):
     a_noise_seed: int = 3
     b_source: str = "zh_aishell_BAC009S0724W0121"
     b_delay_s: float | None = None
+    threshold_scale: float = 1.0
+
+    def thresholds(self) -> Thresholds:
+        """The values this replay runs with, the scale applied."""
+        return calibration.thresholds(self, self.threshold_scale, self.b_delay_s)
 
 
 @dataclass
@@ -44,10 +55,13 @@ class ReplayResult:
     a_label: str
     b_label: str
     arbiter_events: list[dict[str, Any]]
+    thresholds: Thresholds
 
     def rows(self) -> list[dict[str, Any]]:
-        """One row per job for results.parquet: the record, the remedy, the replay settings."""
+        """One row per job for results.parquet: the record, the remedy, the replay settings and
+        the thresholds it ran with (``threshold_*``)."""
         base = {f"replay_{k}": v for k, v in asdict(self.config).items()}
+        base |= calibration.as_row(self.thresholds)
         remedy_row = remedy_columns(self.remedy)
         return [
             record.row() | {"role": role, "source": label} | base | remedy_row
@@ -61,19 +75,21 @@ def replay(config: ReplayConfig) -> ReplayResult:
         config.a_source, length_s=config.a_length_s, noise_seed=config.a_noise_seed
     )
     b_samples, b_label = corpus.load_source(config.b_source)
-    with service(config) as node:
+    values = config.thresholds()
+    with service(replace(config, **values.overrides())) as node:
         records: dict[str, JobRecord] = {}
         job_a = threading.Thread(target=lambda: records.update(A=node.run("A", a_samples)))
         started = time.monotonic()
         job_a.start()
-        delay = config.b_delay_s if config.b_delay_s is not None else config.hold_max_ms / 1000 + 1
-        time.sleep(max(0.0, started + delay - time.monotonic()))
+        time.sleep(max(0.0, started + values.b_delay_s - time.monotonic()))
         records["B"] = node.run("B", b_samples)
         job_a.join()
         for record in records.values():
             node.settle(record)
         events = arbiter_events(node.arbiter)
-    return ReplayResult(config, node.remedy, records["A"], records["B"], a_label, b_label, events)
+    return ReplayResult(
+        config, node.remedy, records["A"], records["B"], a_label, b_label, events, values
+    )
 
 
 def summary(rows: Any) -> dict[str, Any]:
@@ -100,8 +116,14 @@ def summary(rows: Any) -> dict[str, Any]:
         "overdue": bool(a["lease_overdue"] or b["lease_overdue"]),
         "A work after deadline s": num(a.get("worker_work_after_deadline_s")),
         "A late result": bool(a.get("worker_late_result") is True),
-        "A transcript": a["text"],
-    }
+        "A transcript": _cut(a["text"]),
+    } | {k: float(a[k]) for k in a.index if k.startswith("threshold_")}
+
+
+def _cut(text: Any, most: int = TRANSCRIPT_CHARS) -> str:
+    """A transcript for one table cell: a 400-character loop would make the table unreadable."""
+    text = "" if text is None else str(text)
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def _short(error: str | None) -> str:

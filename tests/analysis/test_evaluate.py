@@ -116,7 +116,8 @@ REQUIRED = {
     "item_id", "audio_class", "language", "audio_s", "wall_s", "transcribe_s", "iterate_s",
     "rtf", "windows", "attempts", "attempts_max", "attempts_per_window", "fallbacks",
     "n_segments", "tokens", "verdicts", "hypothesis", "reference", "reference_norm",
-    "hypothesis_norm", "errors", "ref_len", "unit", "error_rate", "hyp_words", "cfg_beam_size",
+    "hypothesis_norm", "errors", "ref_len", "unit", "error_rate", "hyp_words", "known_phrases",
+    "cfg_beam_size",
     "cfg_temperature", "cfg_seed", "config_hash", "seed", "model", "code_version",
 }  # fmt: skip
 
@@ -187,7 +188,7 @@ def _trace(text: str, windows: list[Window]) -> DecodeTrace:
     )  # fmt: skip
 
 
-def test_evaluate_counts_fallbacks_and_inserted_words(tmp_path: Path, whisper_models: None) -> None:
+def test_evaluate_counts_fallbacks_and_inserted_words(tmp_path: Path) -> None:
     looping = _trace(
         " Thank you. Thank you.",
         [
@@ -209,6 +210,7 @@ def test_evaluate_counts_fallbacks_and_inserted_words(tmp_path: Path, whisper_mo
     assert (noise["errors"], noise["ref_len"], noise["hyp_words"]) == (4, 0, 4)
     assert noise["error_rate"] == math.inf and noise["scored_as"] == "en"
     assert noise["hypothesis_norm"] == "thank you thank you"
+    assert noise["known_phrases"] == 2 and pd.isna(unknown["known_phrases"])  # "Thank you." x 2
     assert unknown["audio_class"] == "" and math.isnan(unknown["error_rate"])
     assert pd.isna(unknown["reference"]) and unknown["hypothesis"] == "Hello there."
     assert (df["seed"] == 11).all() and (df["repeat"] == 2).all()

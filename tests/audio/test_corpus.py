@@ -135,3 +135,48 @@ def test_concat_to_length_bad_arguments(
     with pytest.raises(ConfigError) as info:
         corpus.concat_to_length(clips, **kwargs)
     assert info.value.field == field
+
+
+# --- hard speech ----------------------------------------------------------------------------
+
+
+def test_hard_speech_candidates_cover_both_languages_and_every_transform() -> None:
+    candidates = corpus.hard_speech_candidates()
+    names = [c.name for c in candidates]
+    assert len(set(names)) == len(names)
+    assert {c.language for c in candidates} == {"zh", "en"}
+    assert {c.transform for c in candidates} == {"pink", "babble", "reversed"}
+    snrs = {c.snr_db for c in candidates if c.snr_db is not None}
+    assert min(snrs) == -10.0 and max(snrs) == -3.0
+    assert set(corpus.HARD_SPEECH) <= set(names)
+
+
+@pytest.mark.parametrize("name", ["zh_c0_pink-5dB", "en_c1_babble-3dB"])
+def test_a_hard_speech_item_is_its_speech_at_the_snr_it_names(name: str) -> None:
+    candidate = corpus.hard_speech(name)
+    item = corpus.hard_speech_item(candidate)
+    again = corpus.hard_speech_item(candidate)
+    np.testing.assert_array_equal(item.samples, again.samples)  # the same every time
+    assert duration_s(item.samples) == pytest.approx(corpus.HARD_SPEECH_LENGTH_S)
+    pool = [c for c in corpus.clips(candidate.language, with_reference=True) if c.duration_s < 30]
+    k = candidate.composition
+    speech, reference = corpus.concat_to_length(pool[k:] + pool[:k], corpus.HARD_SPEECH_LENGTH_S)
+    assert item.reference == reference and item.language == candidate.language
+    noise = item.samples.astype(np.float64) - speech
+    snr_db = 10 * np.log10(np.mean(speech.astype(np.float64) ** 2) / np.mean(noise**2))
+    assert snr_db == pytest.approx(candidate.snr_db, abs=0.05)
+
+
+def test_reversed_speech_holds_no_words() -> None:
+    item = corpus.hard_speech_item(corpus.hard_speech("hard_speech/zh_c1_reversed"))
+    assert (item.reference, item.language) == ("", "")
+    assert item.item_id == "hard_speech/zh_c1_reversed"
+
+
+def test_hard_speech_is_a_source_and_a_class() -> None:
+    samples, label = corpus.load_source("hard_speech/en_c0_pink-7dB", length_s=11.2)
+    assert label.startswith("hard_speech/en_c0_pink-7dB") and len(samples) == 11.2 * SAMPLE_RATE_HZ
+    items = corpus.class_audio("hard_speech", max_items=50)
+    assert [i.item_id.partition("/")[2] for i in items] == list(corpus.HARD_SPEECH)
+    with pytest.raises(ConfigError, match="available: zh_c0_pink-10dB"):
+        corpus.hard_speech("zh_c9_pink-5dB")

@@ -68,3 +68,30 @@ def test_help_lists_every_command_in_order() -> None:
         "transcribe", "explain", "reproduce", "sweep", "compare", "models", "presets",
         "simulate", "calibrate",
     ]  # fmt: skip
+
+
+def test_transcribe_under_a_remedy_applies_its_gate_and_its_options(whisper_models: None) -> None:
+    """--remedy decodes as the service would under it, without the lease: the VAD gate answers
+    noise with no decode; no_fallback's single attempt; the gate passes speech through."""
+    gated = runner.invoke(
+        app, ["transcribe", "white_noise", "--remedy", "vad_gate", "--json", "--model", "tiny.en"]
+    )
+    assert gated.exit_code == 0, gated.output
+    blob = json.loads(gated.output)
+    assert blob["decoded"] is False and blob["vad"]["spans"] == 0
+    assert blob["preset"] == "remedy vad_gate" and "summary" not in blob
+    one = runner.invoke(app, ["transcribe", "jfk", "--remedy", "no_fallback", "--json"])
+    assert one.exit_code == 0, one.output
+    blob = json.loads(one.output)
+    assert blob["config"]["temperature"] == [0.0] and blob["config"]["beam_size"] == 10
+    assert "vad" not in blob and "ask not what your country" in blob["summary"]["text"].lower()
+    speech = runner.invoke(app, ["transcribe", "jfk", "--remedy", "vad_gate", "--model", "tiny.en"])
+    assert speech.exit_code == 0 and "ask not what your country" in speech.output.lower()
+    unknown = runner.invoke(app, ["transcribe", "jfk", "--remedy", "more_gpus"])
+    assert unknown.exit_code == 2 and "available: incident" in unknown.output
+
+
+def test_presets_lists_the_remedies_with_their_reasons() -> None:
+    result = runner.invoke(app, ["presets"])
+    assert result.exit_code == 0
+    assert "reuse_encoding" in result.output and "window 0 encoded once" in result.output

@@ -46,3 +46,17 @@ def test_the_restated_language_codes_are_faster_whispers() -> None:
     from asrlab.decoding.options import LANGUAGE_CODES
 
     assert LANGUAGE_CODES == tuple(_LANGUAGE_CODES)
+
+
+def test_a_field_added_at_its_default_keeps_every_earlier_hash() -> None:
+    """The bundled service-time table is keyed by decode hashes measured before
+    `reuse_language_encoding` existed: the presets it holds still find their rows."""
+    from asrlab.service.remedies import remedy
+    from asrlab.sim.costs import load
+
+    measured = set(load()["decode_hash"].astype(str))
+    for name in ("incident", "vad_gate+hard_kill+no_fallback+beam_5"):
+        assert remedy(name).decode.config_hash() in measured
+    reused = preset("incident", reuse_language_encoding=True)
+    assert reused.config_hash() != preset("incident").config_hash()
+    assert "reuse_language_encoding" not in reused.transcribe_kwargs()

@@ -129,3 +129,22 @@ def test_trace_to_dict_is_json_ready(jfk_trace: DecodeTrace) -> None:
     assert blob["summary"]["attempts"] == 1
     assert blob["windows"][0]["attempts"][0]["verdict"] == ACCEPTED
     assert np.isclose(blob["summary"]["wall_s"], jfk_trace.wall_s)
+
+
+@pytest.mark.parametrize(
+    "clip", ["jfk", "zh_aishell_BAC009S0724W0121", "en_ljspeech_LJ028-0030_to_0039_long"]
+)
+def test_reusing_the_language_encoding_changes_no_transcript(
+    base_model: TracedModel, incident: DecodeConfig, clip: str
+) -> None:
+    """Window 0 encoded once (language detection's encoding handed to the decode) gives the
+    transcript of production's double pass, on a short clip of each language and a 72 s one."""
+    samples = corpus.get(clip).load()
+    production = base_model.run(samples, incident)
+    reused = base_model.run(samples, replace(incident, reuse_language_encoding=True))
+    assert [s.text for s in reused.segments] == [s.text for s in production.segments]
+    assert reused.language == production.language and reused.text
+    assert production.windows[0].encode_s > 0 and reused.language_encode_s > 0
+    assert reused.windows[0].encode_s == 0.0  # the decode did not encode window 0 again
+    assert (production.encoder_passes, reused.encoder_passes) == (2, 1)
+    assert [w.encode_s > 0 for w in reused.windows[1:]] == [True] * (len(reused.windows) - 1)
