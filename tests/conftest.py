@@ -8,7 +8,7 @@ or slow)"``); ``make test`` runs them all:
   `whisper_models`);
 - ``worker``: the service's worker processes run (`worker_processes`; each loads a model);
 - ``kernel``: notebooks run under papermill, a Jupyter kernel each (`kernels`);
-- ``slow``: tens of seconds of decoding or more (`noise_trace`, `slow`).
+- ``slow``: ten seconds or more (`noise_trace`, `slow`).
 
 Heavy modules are imported inside the fixtures that need them, so collecting the fast tier loads
 no decoder.
@@ -96,9 +96,10 @@ def whisper_models() -> dict[str, str]:
     return {name: models.resolve(name) for name in ("base", "tiny.en")}
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def slow() -> None:
-    """Asked for by a test that decodes for tens of seconds or more (marks it ``slow``)."""
+    """Asked for by a test (or a fixture) that takes ten seconds or more (marks it ``slow``):
+    what would stretch the fast tier past its few minutes."""
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ CLIP_IDS = [c.clip_id for c in corpus.manifest()]
 
 
 @pytest.fixture(scope="module")
-def results() -> dict[str, dict[str, VadResult]]:
+def results(slow: None) -> dict[str, dict[str, VadResult]]:
     """clip_id -> backend -> result at the default config, every corpus clip (about 4 s)."""
     for backend in vad.BACKENDS:
         vad.warm_up(backend)

@@ -357,7 +357,7 @@ class ArbiterMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.parametrize("policy", POLICIES)
-def test_core_invariants(policy: str) -> None:
+def test_core_invariants(policy: str, slow: None) -> None:  # hypothesis: ~10 s per policy
     seen: Counter[str] = Counter()
     machine = type(f"ArbiterMachine_{policy}", (ArbiterMachine,), {"policy": policy, "seen": seen})
     run_state_machine_as_test(machine, settings=STATEFUL)
