@@ -10,6 +10,7 @@ the values used.
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -83,16 +84,32 @@ def _job_a(params: dict[str, Any]) -> tuple[Any, Any]:
     return params.get("a_source"), params.get("a_noise_seed")
 
 
+def _replay_config(params: dict[str, Any]) -> Any:
+    """The `ReplayConfig` of one point's notebook parameters (the ones it has fields for)."""
+    from asrlab.service.replay import ReplayConfig
+
+    fields = ReplayConfig.__dataclass_fields__
+    return ReplayConfig(**{k: v for k, v in params.items() if k in fields})
+
+
+@functools.cache
+def _model(name: str, compute_type: str) -> tuple[Any, float]:
+    """One load per model for the whole command: both scenarios decode with it."""
+    from asrlab.cli.transcribe import _load
+    from asrlab.decoding.options import preset
+
+    return _load(name, preset("incident", compute_type=compute_type))
+
+
 def measure_job_a(params: dict[str, Any], *, show: bool) -> float:
     """Job A of a scenario decoded alone, in this process, as the replay's worker decodes it
     (its model and compute type, the incident preset, sampler seed 0): the decode's seconds."""
-    from asrlab.cli.transcribe import _load, trace_one
+    from asrlab.cli.transcribe import trace_one
     from asrlab.decoding.options import preset
-    from asrlab.service.replay import ReplayConfig
 
-    a = ReplayConfig(**{k: v for k, v in params.items() if k in ReplayConfig.__dataclass_fields__})
+    a = _replay_config(params)
     config = preset("incident", seed=0, compute_type=a.compute_type)
-    loaded, load_s = _load(a.model, config)
+    loaded, load_s = _model(a.model, a.compute_type)
     result = trace_one(
         a.a_source,
         loaded,
@@ -176,22 +193,17 @@ def _print_scenario(
 ) -> None:
     import pandas as pd
 
-    from asrlab.service.replay import ReplayConfig
+    from asrlab.service.calibration import Thresholds
 
-    a = ReplayConfig(**{k: v for k, v in first.items() if k in ReplayConfig.__dataclass_fields__})
-    ok = [line for line in lines if "threshold_scale" in line]
-    values = ok[0] if ok else {}
+    a = _replay_config(first)
     measured = "absolute (--absolute)" if decode_s is None else f"its decode alone {decode_s:.1f} s"
     typer.echo(f"\n== scenario {scenario}: job A {a.a_source} {a.a_length_s:g} s, {measured}")
-    if values:
+    ok = [line for line in lines if "threshold_scale" in line]
+    if ok:  # the values the first replay ran with, as its rows recorded them
+        values = {k.removeprefix("threshold_"): v for k, v in ok[0].items() if "threshold_" in k}
         typer.echo(
-            f"   scale {values['threshold_scale']:.3f}: ASR timeout "
-            f"{values['threshold_asr_timeout_s']:.2f} s, guard "
-            f"{values['threshold_segments_timeout_s']:.2f} s, hold_max "
-            f"{values['threshold_hold_max_ms'] / 1000:.2f} s, acquire timeout "
-            f"{values['threshold_acquire_timeout_ms'] / 1000:.2f} s, B at "
-            f"{values['threshold_b_delay_s']:.2f} s (the incident remedy's; timeout_60_40 "
-            "scales its own 60 s / 40 s)"
+            f"   {Thresholds(**values).describe()} (the first remedy's; timeout_60_40 scales its "
+            "own 60 s / 40 s)"
         )
     table = pd.DataFrame(lines)
     shown = [c for c in COLUMNS if c in table]
