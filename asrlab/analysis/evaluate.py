@@ -27,7 +27,11 @@ Columns, per row (one item):
     hyp_words (units in the normalised hypothesis: words, or characters for zh), error_rate,
     known_phrases (non-speech only: phrases Whisper is known to emit there; `hallucination`);
     model, model_sha256, cfg_<field> for every `DecodeConfig` field, config_hash, seed, repeat,
-    and the `provenance.record` columns.
+    and the `provenance.record` columns;
+    clip_s (the item's length), vad_s (the VAD gate's detection, 0 without the gate), job_s
+    (vad_s + wall_s) and job_rtf (job_s / clip_s: the cost per second of the clip as sent, the
+    number a gated and an ungated decode can be compared on), gated_out (the gate found no
+    speech, so nothing was decoded: an empty transcript, scored as any other).
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ from tqdm import tqdm
 from asrlab import provenance
 from asrlab.analysis.hallucination import emitted
 from asrlab.analysis.metrics import error_counts, normalize, units
+from asrlab.audio import vad
+from asrlab.audio.samples import SAMPLE_RATE_HZ
 from asrlab.decoding import models
 from asrlab.decoding.options import DecodeConfig
 from asrlab.decoding.trace import DecodeTrace
@@ -62,6 +68,7 @@ def evaluate(
     *,
     progress: bool = True,
     repeat: int = 0,
+    vad_gate: bool = False,
 ) -> pd.DataFrame:
     """Decode every item with `config` and return one scored row per item, in item order.
 
@@ -73,6 +80,8 @@ def evaluate(
             `corpus.class_audio`; the audio class is the part of the id before ``/``.
         progress: show a tqdm progress bar (on stderr).
         repeat: index of this repetition, stamped on the rows, for timings repeated on purpose.
+        vad_gate: decode each item as the node's VAD gate would (`asrlab.service.node`): only
+            its speech spans, and nothing when Silero finds none.
 
     Raises:
         ConfigError: `items` is empty.
@@ -88,9 +97,21 @@ def evaluate(
         disable=not progress,
     )
     rows: list[dict[str, Any]] = []
+    if vad_gate:
+        vad.warm_up()  # so the first item's vad_s is its detection, not the model's load
     for item_id, samples, reference, language in bar:
         bar.set_postfix_str(item_id, refresh=False)
-        trace = model.run(samples, config)
+        clip_s = len(samples) / SAMPLE_RATE_HZ
+        vad_s, gated_out = 0.0, False
+        if vad_gate:
+            found = vad.detect(samples)
+            vad_s, gated_out = found.seconds, not found.has_speech
+            samples = vad.keep_speech(samples, found)
+        if gated_out:  # not decoded: the empty transcript a client of the gated node receives
+            trace = DecodeTrace(model=model.name, audio_s=0.0, config=asdict(config))
+        else:
+            trace = model.run(samples, config)
+        job_s = vad_s + trace.wall_s
         rows.append(
             {
                 "item_id": item_id,
@@ -98,6 +119,11 @@ def evaluate(
                 "language": language,
                 **_trace_columns(trace),
                 **_accuracy_columns(trace, reference, language),
+                "clip_s": clip_s,
+                "vad_s": vad_s,
+                "job_s": job_s,
+                "job_rtf": job_s / clip_s if clip_s else math.nan,
+                "gated_out": gated_out,
                 **stamp,
             }
         )

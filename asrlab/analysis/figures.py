@@ -229,22 +229,28 @@ def length_figure(rows: Any, title: str = "") -> Figure:
     return fig
 
 
-def scoreboard_figure(board: Any, title: str = "") -> Figure:
-    """Remedies on failure rate against p95 latency, coloured by accuracy; the front circled.
+def scoreboard_figure(board: Any, title: str = "", floor_ratio_max: float = 1.5) -> Figure:
+    """Remedies on failure rate against p95 latency, coloured by accuracy, peers drawn as
+    diamonds, the front circled; beside it each remedy's worst cost against the greedy floor.
 
-    ``board`` is `asrlab.analysis.scoreboard.run`'s first table (needs ``remedy``, ``failure_rate``,
-    ``latency_p95_s``, ``error_rate_mean``, ``stress_rtf_worst``, ``pareto``).
+    ``board`` is `asrlab.analysis.scoreboard.run`'s first table (needs ``remedy``, ``peer``,
+    ``failure_rate``, ``latency_p95_s``, ``error_rate_mean``, ``floor_ratio_worst``, ``pareto``).
     """
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    fig, (ax, ax_rtf) = plt.subplots(1, 2, figsize=(15, 5.5), constrained_layout=True)
-    data = board.assign(failure_pct=board["failure_rate"] * 100)
+    fig, (ax, ax_rtf) = plt.subplots(1, 2, figsize=(15, 6), constrained_layout=True)
+    data = board.assign(
+        failure_pct=board["failure_rate"] * 100,
+        kind=board["peer"].map({True: "peer", False: "remedy"}),
+    )
     sns.scatterplot(
         data,
         x="latency_p95_s",
         y="failure_pct",
         hue="error_rate_mean",
+        style="kind",
+        markers={"remedy": "o", "peer": "D"},
         palette="viridis_r",
         s=90,
         ax=ax,
@@ -265,11 +271,17 @@ def scoreboard_figure(board: Any, title: str = "") -> Figure:
     ax.set(
         xlabel="p95 latency (s)",
         ylabel="failed jobs (%)",
-        title="Pareto front: failures, p95 latency, WER/CER (colour: mean error rate)",
+        title="Pareto front: failures, p95 latency, error rate (colour: mean error rate)",
     )
-    order = data.sort_values("stress_rtf_worst")
-    sns.barplot(order, y="remedy", x="stress_rtf_worst", hue="pareto", dodge=False, ax=ax_rtf)
-    ax_rtf.set(xscale="log", xlabel="worst RTF on stress jobs (latency / audio s)", ylabel="")
+    order = data.sort_values("floor_ratio_worst")
+    sns.barplot(order, y="remedy", x="floor_ratio_worst", hue="kind", dodge=False, ax=ax_rtf)
+    ax_rtf.axvline(floor_ratio_max, ls="--", color="grey", label=f"bar {floor_ratio_max:g}x")
+    ax_rtf.set(
+        xscale="log",
+        xlabel="worst cost against the greedy floor, noise and hard speech (x)",
+        ylabel="",
+    )
+    ax_rtf.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     return fig

@@ -22,11 +22,15 @@ def list_models() -> None:
 def list_presets() -> None:
     """The named decode presets and their fields, then the remedies and what each changes."""
     from asrlab.decoding.options import PRESETS
-    from asrlab.service.remedies import REMEDIES
+    from asrlab.service.remedies import RECOMMENDED_FROM, RECOMMENDED_WHY, REMEDIES
 
     for name, cfg in PRESETS.items():
         typer.echo(f"{name}: {json.dumps(asdict(cfg))}")
-    typer.echo("\nremedies (`asrlab transcribe --remedy NAME`, `asrlab reproduce --remedies`):")
     width = max(len(name) for name in REMEDIES)
-    for name, chosen in REMEDIES.items():
-        typer.echo(f"  {name:<{width}}  {chosen.why}")
+    typer.echo("\n`asrlab transcribe --remedy NAME`, `asrlab reproduce --remedies NAME ...`")
+    for title, peer in (("remedies", False), ("peers (what a remedy must beat)", True)):
+        typer.echo(f"\n{title}:")
+        for name, chosen in REMEDIES.items():
+            if chosen.peer == peer and name != "recommended":
+                typer.echo(f"  {name:<{width}}  {chosen.why}")
+    typer.echo(f"\nrecommended = {RECOMMENDED_FROM}\n  why: {RECOMMENDED_WHY}")

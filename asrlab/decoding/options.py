@@ -30,9 +30,32 @@ LANGUAGE_CODES: tuple[str, ...] = (
     "yi", "yo", "zh", "yue",
 )  # fmt: skip
 # Fields of `DecodeConfig` that are not `WhisperModel.transcribe` keywords.
-NOT_TRANSCRIBE_KWARGS = ("compute_type", "cpu_threads", "seed", "reuse_language_encoding")
+NOT_TRANSCRIBE_KWARGS = (
+    "compute_type",
+    "cpu_threads",
+    "seed",
+    "reuse_language_encoding",
+    "reject_loops",
+    "fallback_budget",
+    "batch_size",
+)
 # Fields added after configs were hashed, with the default at which the hash leaves them out.
-ADDED_FIELDS: dict[str, object] = {"reuse_language_encoding": False}
+ADDED_FIELDS: dict[str, object] = {
+    "reuse_language_encoding": False,
+    "word_timestamps": False,
+    "hallucination_silence_threshold": None,
+    "reject_loops": False,
+    "fallback_budget": None,
+    "batch_size": 0,
+}
+# What faster-whisper's batched pipeline does not do: it decodes each chunk once, at the first
+# temperature, with no fallback loop and no hallucination-silence pass.
+_NOT_BATCHED = (
+    "reuse_language_encoding",
+    "reject_loops",
+    "fallback_budget",
+    "hallucination_silence_threshold",
+)
 COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "float16", "float32", "bfloat16")
 
 
@@ -49,6 +72,17 @@ class DecodeConfig:
     faster-whisper 1.2.1 encodes the first 30 s window twice, once to detect the language inside
     ``transcribe()`` and again to decode it; True hands the detection's encoder output to the
     decode (`asrlab.decoding.traced`); False, the default, keeps production's double pass.
+
+    What the lab adds to faster-whisper's loop (`asrlab.decoding.traced` applies them):
+    ``reject_loops``: a window whose final attempt fails the compression-ratio check (a
+    repetition loop) yields nothing, with outcome ``unintelligible``, as the no-speech rule drops
+    silence; ``fallback_budget``: the fallback ladder of a window goes on only while its decode
+    time, with the next attempt estimated at the last one's, stays within this multiple of its
+    first attempt; then faster-whisper keeps the best attempt by its own rule.
+    ``batch_size`` >= 1 decodes with faster-whisper's `BatchedInferencePipeline` (its own VAD
+    chunks, decoded in batches of that size, one attempt each); 0 is the sequential
+    ``WhisperModel.transcribe``. ``word_timestamps`` and ``hallucination_silence_threshold`` are
+    faster-whisper's (the second needs the first).
     """
 
     beam_size: int = 5
@@ -69,6 +103,11 @@ class DecodeConfig:
     cpu_threads: int = 0
     seed: int = 0
     reuse_language_encoding: bool = False
+    word_timestamps: bool = False
+    hallucination_silence_threshold: float | None = None
+    reject_loops: bool = False
+    fallback_budget: float | None = None
+    batch_size: int = 0
 
     def __post_init__(self) -> None:
         # Lists from YAML or JSON become tuples so the config stays hashable and frozen.
@@ -92,8 +131,38 @@ class DecodeConfig:
             ("no_repeat_ngram_size", self.no_repeat_ngram_size >= 0, "must be >= 0"),
             ("compute_type", self.compute_type in COMPUTE_TYPES, f"must be one of {COMPUTE_TYPES}"),
             ("cpu_threads", self.cpu_threads >= 0, "must be >= 0 (0: one per core)"),
+            (
+                "hallucination_silence_threshold",
+                self.hallucination_silence_threshold is None
+                or (self.word_timestamps and self.hallucination_silence_threshold > 0),
+                "must be None, or > 0 with word_timestamps (faster-whisper needs word timings)",
+            ),
+            (
+                "reject_loops",
+                not self.reject_loops
+                or (
+                    self.compression_ratio_threshold is not None
+                    and self.no_speech_threshold is not None
+                ),
+                "needs compression_ratio_threshold (what a loop is) and no_speech_threshold "
+                "(the rule that drops the window)",
+            ),
+            (
+                "fallback_budget",
+                self.fallback_budget is None or self.fallback_budget >= 1,
+                "must be None or >= 1 (a multiple of the window's first attempt)",
+            ),
+            ("batch_size", self.batch_size >= 0, "must be >= 0 (0: the sequential pipeline)"),
         ]
         check_fields(self, checks)
+        batched_only = [f for f in _NOT_BATCHED if getattr(self, f) != ADDED_FIELDS[f]]
+        if self.batch_size and batched_only:
+            raise ConfigError(
+                batched_only[0],
+                getattr(self, batched_only[0]),
+                "faster-whisper's batched pipeline has no fallback loop and no "
+                "hallucination-silence pass: set batch_size=0 to use it",
+            )
         if self.language is not None and self.language not in LANGUAGE_CODES:
             raise ConfigError("language", self.language, "not a Whisper language code")
 
@@ -134,6 +203,13 @@ def preset(name: str, **overrides: Any) -> DecodeConfig:
     if name not in PRESETS:
         raise ConfigError("preset", name, f"no such preset; available: {', '.join(PRESETS)}")
     return replace(PRESETS[name], **overrides)
+
+
+def batch_size_for(threads: int) -> int:
+    """The batched peer's batch size on CPU: two chunks per core. Issue 15 measured batch 4
+    on 2 cores at RTF 0.20 on hard speech; a batch much larger than the cores can run at once
+    only queues inside CTranslate2 while it holds more memory."""
+    return max(2, 2 * threads)
 
 
 def default_threads() -> int:

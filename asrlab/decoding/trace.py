@@ -20,6 +20,9 @@ RETRY = "retry"  # failed a check; the next temperature follows
 NO_SPEECH = "no_speech"  # failed log-prob but no_speech_prob is high: treated as silence, loop ends
 ALL_FAILED = "all_failed"  # the last temperature failed too; the best-logprob attempt is kept
 STOPPED = "stopped"  # failed, and a cooperative deadline stopped the loop before the retry
+OVER_BUDGET = "over_budget"  # failed, and the fallback budget ended the ladder: the best is kept
+# A window's outcome when `DecodeConfig.reject_loops` dropped its repetition loop.
+UNINTELLIGIBLE = "unintelligible"
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,8 @@ class Window:
 
     ``outcome`` is ``"segments"`` when the window produced text, ``"no_speech"`` when
     faster-whisper dropped it (no-speech probability over threshold and log probability under it),
-    or ``"stopped"`` when a cooperative deadline ended the decode inside it.
+    ``"unintelligible"`` when `DecodeConfig.reject_loops` dropped its repetition loop, or
+    ``"stopped"`` when a cooperative deadline ended the decode inside it.
     """
 
     index: int

@@ -13,18 +13,18 @@ import json
 import os
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import ctranslate2
 import numpy as np
-from faster_whisper import WhisperModel
+from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.transcribe import Segment, TranscriptionInfo
 
 from asrlab.audio.samples import SAMPLE_RATE_HZ, decode
 from asrlab.decoding import models
 from asrlab.decoding.options import DecodeConfig, default_threads
-from asrlab.decoding.trace import DecodeTrace, SegmentRecord, Window
+from asrlab.decoding.trace import UNINTELLIGIBLE, DecodeTrace, SegmentRecord, Window
 from asrlab.decoding.verdicts import RawAttempt, judge_attempts
 from asrlab.errors import ConfigError
 
@@ -70,7 +70,7 @@ class _TimedWhisper(_Timed):
         self._owner._check_deadline("before a decoding attempt")
         t0 = time.perf_counter()
         out = self._inner.generate(encoder_output, prompts, **kwargs)
-        self._owner._on_generate(time.perf_counter() - t0, len(prompts[0]), kwargs, out[0])
+        self._owner._on_generate(time.perf_counter() - t0, len(prompts[0]), kwargs, out)
         return out
 
 
@@ -91,8 +91,62 @@ class _Recorder:
     pending_encode_s: float = 0.0
     pending_detect_s: float = 0.0
     raw: list[RawAttempt] = field(default_factory=list)
-    reuse: bool = False  # DecodeConfig.reuse_language_encoding
+    batch: list[Any] = field(default_factory=list)  # every result of the latest generate call
+    extras: DecodeConfig | None = None  # the lab's additions to the loop (reuse, loops, budget)
     language_encoding: Any = None  # window 0 as language detection encoded it, kept for reuse
+    over_budget: bool = False  # the fallback budget ended the current window's ladder
+
+    @property
+    def reuse(self) -> bool:
+        return bool(self.extras and self.extras.reuse_language_encoding)
+
+
+class _BudgetedTemperatures:
+    """The fallback ladder's temperatures, handed out only while the window's budget allows.
+
+    faster-whisper's ``generate_with_fallback`` iterates ``options.temperatures``; when the
+    iteration ends before an attempt passes, its own ``for ... else`` keeps the best attempt (by
+    avg_logprob, preferring those under the compression-ratio threshold). So stopping the
+    iteration is the whole remedy: no decoding rule is copied.
+    """
+
+    def __init__(self, temperatures: list[float], rec: _Recorder, multiple: float) -> None:
+        self._temperatures = list(temperatures)
+        self._rec = rec
+        self._multiple = multiple
+
+    def __iter__(self) -> Iterator[float]:
+        for i, temperature in enumerate(self._temperatures):
+            spent = [a.seconds for a in self._rec.raw]
+            # The next attempt is estimated at the last one's cost: sampled attempts decode
+            # best_of hypotheses and cost more than the first beam search, never much less.
+            if i > 0 and sum(spent) + spent[-1] > self._multiple * spent[0]:
+                self._rec.over_budget = True
+                return
+            yield temperature
+
+    def __len__(self) -> int:
+        return len(self._temperatures)
+
+    def __getitem__(self, i: int) -> float:
+        return self._temperatures[i]
+
+
+class _Dropped:
+    """A decode result that faster-whisper's no-speech rule will skip (``reject_loops``).
+
+    ``generate_segments`` drops a window when ``no_speech_prob`` exceeds its threshold and the
+    average log probability is under its own; this result says both, so the window yields
+    nothing and the loop moves to the next window, exactly as for silence.
+    """
+
+    no_speech_prob = 1.0
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 class TracedModel(WhisperModel):
@@ -135,7 +189,7 @@ class TracedModel(WhisperModel):
         self.feature_extractor = _TimedFeatures(self.feature_extractor, self)
         self._rec: _Recorder | None = None
         self._sampled = False
-        self._reuse = False  # `start` sets it from the config for one transcription
+        self._extras: DecodeConfig | None = None  # `start` sets it for one transcription
         self.last_trace: DecodeTrace | None = None
         # Cooperative timeout: a time.monotonic() instant; checked between windows and attempts.
         self.deadline: float | None = None
@@ -190,11 +244,12 @@ class TracedModel(WhisperModel):
         else:
             rec.pending_detect_s += seconds
 
-    def _on_generate(self, seconds: float, prompt_len: int, kwargs: dict[str, Any], result: Any):
+    def _on_generate(self, seconds: float, prompt_len: int, kwargs: dict[str, Any], out: Any):
         if kwargs.get("sampling_temperature", 0.0) > 0:
             self._sampled = True
         if self._rec is not None:
-            self._rec.raw.append(RawAttempt(seconds, prompt_len, kwargs, result))
+            self._rec.raw.append(RawAttempt(seconds, prompt_len, kwargs, out[0]))
+            self._rec.batch = list(out)
 
     # --- the overridden steps of faster-whisper -------------------------------------------
     def detect_language(self, *args: Any, **kwargs: Any) -> Any:
@@ -222,13 +277,26 @@ class TracedModel(WhisperModel):
         )
         rec.trace.windows.append(window)
         rec.pending_encode_s = rec.pending_detect_s = 0.0
-        rec.raw = []
+        rec.raw, rec.over_budget = [], False
+        extras = rec.extras
+        if extras is not None and extras.fallback_budget is not None:
+            budgeted = _BudgetedTemperatures(options.temperatures, rec, extras.fallback_budget)
+            options = replace(options, temperatures=budgeted)
         decoded = super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
         window.attempts = judge_attempts(
-            window.index, rec.raw, tokenizer, options, self.max_length
+            window.index,
+            rec.raw,
+            tokenizer,
+            options,
+            self.max_length,
+            over_budget=rec.over_budget,
         )
         rec.raw = []
-        result, avg_logprob = decoded[0], decoded[1]
+        result, avg_logprob, temperature, compression_ratio = decoded
+        threshold = options.compression_ratio_threshold
+        if extras is not None and extras.reject_loops and compression_ratio > threshold:
+            window.outcome = UNINTELLIGIBLE
+            return _Dropped(result), -float("inf"), temperature, compression_ratio
         # The same test generate_segments applies right after this call.
         skipped = (
             options.no_speech_threshold is not None
@@ -255,9 +323,25 @@ class TracedModel(WhisperModel):
         self, audio: Any, *args: Any, **kwargs: Any
     ) -> tuple[Iterable[Segment], TranscriptionInfo]:
         """``WhisperModel.transcribe`` with tracing; see `last_trace`."""
+        return self._traced(super().transcribe, audio, *args, **kwargs)
+
+    def transcribe_batched(
+        self, audio: Any, batch_size: int, **kwargs: Any
+    ) -> tuple[Iterable[Segment], TranscriptionInfo]:
+        """faster-whisper's ``BatchedInferencePipeline.transcribe`` on this model, traced.
+
+        In the trace each batch is one window whose attempts are its chunks: one generate call
+        decodes them all, so each chunk is given an equal share of the call's seconds.
+        """
+        pipeline = _TracedBatched(self)
+        return self._traced(pipeline.transcribe, audio, batch_size=batch_size, **kwargs)
+
+    def _traced(
+        self, call: Any, audio: Any, *args: Any, **kwargs: Any
+    ) -> tuple[Iterable[Segment], TranscriptionInfo]:
         cfg = {"args": list(args)} | kwargs if args else dict(kwargs)
         trace = DecodeTrace(model=self.name, audio_s=0.0, config=_jsonable(cfg))
-        rec = _Recorder(trace, reuse=self._reuse)
+        rec = _Recorder(trace, extras=self._extras)
         self._rec, self.last_trace = rec, trace
         t0 = time.perf_counter()
         try:
@@ -265,7 +349,7 @@ class TracedModel(WhisperModel):
                 audio = decode(audio)
                 trace.audio_decode_s = time.perf_counter() - t0
             trace.audio_s = len(audio) / SAMPLE_RATE_HZ
-            segments, info = super().transcribe(audio, *args, **kwargs)
+            segments, info = call(audio, *args, **kwargs)
         finally:
             trace.transcribe_s = time.perf_counter() - t0
             self._rec = None
@@ -328,11 +412,15 @@ class TracedModel(WhisperModel):
         t0 = time.perf_counter()
         rebuilt = self.reseed(config.seed)
         rebuild_s = time.perf_counter() - t0 if rebuilt else 0.0
-        self._reuse = config.reuse_language_encoding
+        self._extras = config
         try:
-            segments, _ = self.transcribe(audio, **config.transcribe_kwargs())
+            kwargs = config.transcribe_kwargs()
+            if config.batch_size:
+                segments, _ = self.transcribe_batched(audio, config.batch_size, **kwargs)
+            else:
+                segments, _ = self.transcribe(audio, **kwargs)
         finally:
-            self._reuse = False
+            self._extras = None
         assert self.last_trace is not None
         self.last_trace.config = asdict(config) | {"config_hash": config.config_hash()}
         self.last_trace.rebuild_s = rebuild_s  # a cost of this job, paid for the one before
@@ -344,6 +432,36 @@ class TracedModel(WhisperModel):
             pass
         assert self.last_trace is not None
         return self.last_trace
+
+
+class _TracedBatched(BatchedInferencePipeline):
+    """faster-whisper's batched pipeline, each batch recorded as one window of the trace."""
+
+    model: TracedModel
+
+    def forward(self, features, tokenizer, chunks_metadata, options):  # type: ignore[no-untyped-def]
+        owner = self.model
+        rec = owner._rec
+        if rec is None:
+            return super().forward(features, tokenizer, chunks_metadata, options)
+        owner._check_deadline(f"before batch {len(rec.trace.windows)}")
+        rec.raw, rec.batch = [], []
+        out = super().forward(features, tokenizer, chunks_metadata, options)
+        window = Window(index=len(rec.trace.windows), outcome="segments")
+        window.encode_s, window.detect_s = rec.pending_encode_s, rec.pending_detect_s
+        rec.pending_encode_s = rec.pending_detect_s = 0.0
+        if rec.raw:  # one generate call for the whole batch: each chunk judged on its own
+            call = rec.raw[-1]
+            share_s = call.seconds / max(1, len(rec.batch))
+            for i, result in enumerate(rec.batch):
+                one = RawAttempt(share_s, call.prompt_len, call.kwargs, result)
+                (attempt,) = judge_attempts(
+                    window.index, [one], tokenizer, options, owner.max_length
+                )
+                window.attempts.append(replace(attempt, index=i))
+        rec.trace.windows.append(window)
+        rec.raw, rec.batch = [], []
+        return out
 
 
 def _jsonable(value: Any) -> Any:

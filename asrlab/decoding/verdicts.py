@@ -11,7 +11,15 @@ from typing import Any
 
 from faster_whisper.transcribe import get_compression_ratio
 
-from asrlab.decoding.trace import ACCEPTED, ALL_FAILED, NO_SPEECH, RETRY, STOPPED, Attempt
+from asrlab.decoding.trace import (
+    ACCEPTED,
+    ALL_FAILED,
+    NO_SPEECH,
+    OVER_BUDGET,
+    RETRY,
+    STOPPED,
+    Attempt,
+)
 
 
 @dataclass
@@ -30,11 +38,13 @@ def judge_attempts(
     model_max_length: int,
     *,
     stopped: bool = False,
+    over_budget: bool = False,
 ) -> list[Attempt]:
     """Label each attempt with the checks it failed and what that meant for the loop.
 
     The rules are faster-whisper 1.2.1's ``generate_with_fallback``, applied to the same numbers
-    it computed (same formulas), so the verdicts agree with what the loop did.
+    it computed (same formulas), so the verdicts agree with what the loop did. ``stopped``: a
+    cooperative deadline ended the loop; ``over_budget``: the fallback budget did.
     """
     attempts: list[Attempt] = []
     for i, r in enumerate(raw):
@@ -63,7 +73,7 @@ def judge_attempts(
         elif silence:
             verdict = NO_SPEECH
         elif i == len(raw) - 1:
-            verdict = STOPPED if stopped else ALL_FAILED
+            verdict = STOPPED if stopped else OVER_BUDGET if over_budget else ALL_FAILED
         else:
             verdict = RETRY
         sampling = temperature > 0

@@ -75,9 +75,10 @@ def timeouts(results: pd.DataFrame, out_dir: Path) -> str:
 def remedies(results: pd.DataFrame, out_dir: Path) -> str:
     """The scoreboard of every point (one per remedy list), best first."""
     columns = [
-        "remedy", "failure_rate", "latency_p95_s", "stress_rtf_worst", "wer_en", "cer_zh",
-        "cascade", "pareto",
-    ]
+        "remedy", "peer", "failure_rate", "latency_p95_s", "rtf_worst_noise", "rtf_worst_hard",
+        "floor_ratio_worst", "wer_en", "cer_zh", "error_hard", "emitted_per_clip",
+        "emitted_share", "known_phrases", "cascade", "pareto",
+    ]  # fmt: skip
     table = _ok(results)[[c for c in columns if c in results]]
     return markdown_table(table.sort_values(["failure_rate", "latency_p95_s"]))
 

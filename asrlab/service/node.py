@@ -18,6 +18,7 @@ import numpy as np
 
 from asrlab.audio import vad
 from asrlab.audio.samples import SAMPLE_RATE_HZ, decode, validate
+from asrlab.decoding.trace import UNINTELLIGIBLE
 from asrlab.errors import AsrlabError, LeaseRejected
 from asrlab.service.arbiter import Lease
 from asrlab.service.jobs import JobHandle
@@ -30,7 +31,9 @@ from asrlab.service.remedies import Remedy
 class JobRecord:
     """Everything the node knows about one job, as the client and the lab see it.
 
-    ``client_error`` is the exact text the web client would show (None on success).
+    ``client_error`` is the exact text the web client would show (None on success);
+    ``notice`` what a successful answer tells the client it left out: audio the VAD gate did not
+    decode (``no speech``), or windows `DecodeConfig.reject_loops` dropped (``unintelligible``).
     """
 
     job_id: str
@@ -39,6 +42,7 @@ class JobRecord:
     audio_s: float = 0.0
     status: str = "pending"  # ok | failed
     client_error: str | None = None
+    notice: str | None = None
     timeline: list[tuple[str, float]] = field(default_factory=list)
     vad_spans: int | None = None
     vad_s: float | None = None
@@ -172,6 +176,7 @@ class Node:
         if not self.remedy.vad_gate:
             return samples
         if not result.has_speech:
+            record.notice = "no speech"
             record.mark("no speech: not decoded")
             record.mark("result delivered")
             return None
@@ -221,6 +226,10 @@ class Node:
             record.worker = handle.metrics.row()
         self._worker_marks(record, handle, result.trace)
         record.segments, record.text, record.trace = result.segments, result.text, result.trace
+        dropped = [w["index"] for w in result.trace["windows"] if w["outcome"] == UNINTELLIGIBLE]
+        if dropped:
+            record.notice = f"{UNINTELLIGIBLE}: window(s) {', '.join(map(str, dropped))} dropped"
+            record.mark(f"{UNINTELLIGIBLE}: {len(dropped)} window(s) dropped")
         record.mark("result delivered")
 
     def settle(self, record: JobRecord, timeout_s: float = 120.0) -> None:

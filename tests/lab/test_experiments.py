@@ -68,20 +68,30 @@ def test_audio_length_notebook(tmp_path: Path, kernels: None) -> None:
     assert (tmp_path / "length_point.png").stat().st_size > 10_000
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(420)
 def test_remedies_notebook_scores_each_remedy(tmp_path: Path, kernels: None) -> None:
+    names = ["incident", "vad_gate", "batched", "reject_loops"]
     params = {
         "model": "tiny.en", "compute_type": "int8", "worker_threads": 1, "n_jobs": 3,
-        "rate_per_min": 60.0, "clients": 2, "mix": TINY_MIX, "accuracy_classes": ["clean_en"],
-        "accuracy_items": 1, "remedies": ["incident", "vad_gate"], "output_dir": str(tmp_path),
-    }
+        "rate_per_min": 60.0, "clients": 2, "mix": TINY_MIX, "clean_items": 1, "hard_items": 1,
+        "noise_items": 1, "remedies": names, "output_dir": str(tmp_path),
+    }  # fmt: skip
     notebooks.execute("05_remedies", tmp_path, params)
     board = pd.read_parquet(tmp_path / "results.parquet")
-    assert list(board["remedy"]) == ["incident", "vad_gate"]
+    assert list(board["remedy"]) == names
+    assert board["peer"].tolist() == [False, False, True, False]
     assert (board["n_jobs"] == 3).all() and board["pareto"].any()
     assert board["wer_en"].notna().all() and board["stress_rtf_worst"].gt(0).all()
+    # Every remedy is costed against the floor decoded beside it, on noise and hard speech.
+    assert board["floor_ratio_worst"].gt(0).all() and board["rtf_worst_hard"].gt(0).all()
+    # The gate decodes none of the noise clip, so it emits nothing there.
+    gated = pd.read_parquet(tmp_path / "accuracy.parquet").query("remedy == 'vad_gate'")
+    noise = gated[gated["audio_class"] == "noise"]
+    assert noise["gated_out"].all() and (noise["hyp_words"] == 0).all()
     jobs = pd.read_parquet(tmp_path / "jobs.parquet")
-    assert len(jobs) == 2 * 3 and set(jobs["audio_class"]) <= {"speech", "pink_noise"}
+    assert len(jobs) == len(names) * 3 and set(jobs["audio_class"]) <= {"speech", "pink_noise"}
+    bars = pd.read_csv(tmp_path / "bars.csv")
+    assert set(bars["remedy"]) == {"incident", "vad_gate", "reject_loops"}  # the peer is the bar
     assert (tmp_path / "scoreboard.png").stat().st_size > 10_000
 
 
