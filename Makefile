@@ -9,13 +9,15 @@ STAMP := $(VENV)/.installed-stamp
 # package) makes pip download a CUDA build of several GB. GPU users: see README.md.
 TORCH := torch==2.13.0
 
-.PHONY: reproduce test test-fast lint lock clean
+.PHONY: reproduce test test-fast lint lab lock clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -r requirements/lock.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	# The notebooks' kernel, "asrlab": this venv's python, whoever starts Jupyter (papermill too).
+	$(BIN)/python -m ipykernel install --sys-prefix --name asrlab --display-name "asrlab (.venv)"
 	touch $@
 
 reproduce: $(STAMP)
@@ -30,6 +32,10 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -m "not (model or worker or kernel or slow)"
+
+# JupyterLab on notebooks/, with the asrlab kernel; results go under runs/ (git-ignored).
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -67,3 +67,21 @@ def test_lazy_names_resolve() -> None:
 
     for name in asrlab.__all__:
         assert getattr(asrlab, name) is not None
+
+
+def test_one_version_a_licence_and_type_information() -> None:
+    """The version is written once (asrlab.__version__; pyproject reads it), the licence
+    pyproject names is shipped, and the package says it is typed (PEP 561)."""
+    import asrlab
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in pyproject["project"] and "version" in pyproject["project"]["dynamic"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "asrlab.__version__"}
+    assert pyproject["project"]["license"] == {"text": "MIT"}
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert (ROOT / "asrlab" / "py.typed").exists()
+    assert "py.typed" in pyproject["tool"]["setuptools"]["package-data"]["asrlab"]
+    done = subprocess.run(
+        [sys.executable, "-m", "asrlab.cli.main", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.startswith(f"asrlab {asrlab.__version__} (")

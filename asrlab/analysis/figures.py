@@ -287,6 +287,84 @@ def scoreboard_figure(board: Any, title: str = "", floor_ratio_max: float = 1.5)
     return fig
 
 
+def diagnose_figure(rows: Any, title: str = "") -> Figure:
+    """One clip under every distinct decode: its cost against the base's, and what it emitted.
+
+    ``rows`` is `asrlab.analysis.diagnose.Diagnosis.rows` (``remedies``, ``peer``, ``vs_base``,
+    ``attempts``, ``units``); the first row is the base.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    data = rows.assign(
+        name=rows["remedies"].str.split(", ").str[0],
+        kind=rows["peer"].map({True: "peer", False: "remedy"}),
+    )
+    height = max(3.0, 0.38 * len(data) + 1.2)
+    fig, (ax, ax_out) = plt.subplots(1, 2, figsize=(13, height), constrained_layout=True)
+    sns.barplot(data, y="name", x="vs_base", hue="kind", dodge=False, ax=ax)
+    ax.axvline(1.0, ls="--", color="grey")
+    for i, row in enumerate(data.itertuples()):
+        ax.annotate(f" {row.attempts} att.", (row.vs_base, i), va="center", fontsize=7)
+    ax.set(xscale="log", xlabel="cost against the base's decode (x, VAD included)", ylabel="")
+    sns.barplot(data, y="name", x="units", hue="kind", dodge=False, legend=False, ax=ax_out)
+    ax_out.set(xlabel="units emitted (words, or characters for zh)", ylabel="")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def timeouts_figure(table: Any, by: list[str], title: str = "") -> Figure:
+    """Per point of a timeouts sweep: the share of jobs that succeeded and the seconds of work
+    done after deadlines, side by side (``table``: `asrlab.lab.summaries.timeouts`'s)."""
+    import matplotlib.pyplot as plt
+
+    labels = [
+        ", ".join(f"{c.removeprefix('param_')}={row[c]}" for c in by) for _, row in table.iterrows()
+    ]
+    height = max(3.0, 0.35 * len(table) + 1.5)
+    fig, (ax, ax_after) = plt.subplots(1, 2, figsize=(13, height), constrained_layout=True)
+    ax.barh(labels, table["success_rate"], color="#2f9e44")
+    ax.set(xlim=(0, 1), xlabel="jobs that succeeded (share)")
+    ax_after.barh(labels, table["work_after_deadline_s"], color="#e8590c")
+    ax_after.set(xlabel="work done after deadlines (s)", yticklabels=[])
+    for axis in (ax, ax_after):
+        axis.invert_yaxis()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def comparison_figure(changes: Any, title: str = "") -> Figure:
+    """Run B against run A, one panel per metric: each point's change with its interval, the
+    regression threshold dashed (``changes``: a frame of `asrlab.lab.compare.Change` rows)."""
+    import matplotlib.pyplot as plt
+
+    metrics = list(dict.fromkeys(changes["metric"]))
+    height = max(3.0, 0.3 * changes["point"].nunique() + 1.5)
+    fig, axes = plt.subplots(
+        1, len(metrics), figsize=(5.5 * len(metrics), height), squeeze=False,
+        constrained_layout=True,
+    )  # fmt: skip
+    colours = {"regression": "#e03131", "improvement": "#2f9e44"}
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        rows = changes[changes["metric"] == metric]
+        y = range(len(rows))
+        lower = (rows["change"] - rows["low"]).clip(lower=0)
+        upper = (rows["high"] - rows["change"]).clip(lower=0)
+        ax.errorbar(
+            rows["change"], list(y), xerr=[lower, upper], fmt="none", ecolor="#868e96", capsize=3
+        )
+        ax.scatter(rows["change"], list(y), c=[colours.get(v, "#495057") for v in rows["verdict"]])
+        for threshold in rows["threshold"].dropna().unique()[:1]:
+            ax.axvline(threshold, ls="--", color="#e03131")
+        ax.set(yticks=list(y), yticklabels=list(rows["point"]), title=metric, xlabel="B against A")
+        ax.invert_yaxis()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def capacity_figure(grid: Any, title: str = "") -> Figure:
     """Success rate and p99 latency over arrival rate x ASR timeout, one column per remedy.
 

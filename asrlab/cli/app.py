@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(
@@ -12,6 +14,26 @@ app = typer.Typer(
     no_args_is_help=True,
     help="asrlab: why a faster-whisper service misbehaves, measured from real parts.",
 )
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from asrlab import __version__, provenance
+
+        typer.echo(f"asrlab {__version__} ({provenance.code_version()})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """asrlab: why a faster-whisper service misbehaves, measured from real parts."""
 
 
 def fail(error: Exception) -> None:

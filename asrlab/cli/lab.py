@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -32,11 +34,25 @@ def run_experiment(
             "filesystem at the same path, and the same asrlab install."
         ),
     ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Finish an interrupted run of FILE in this run folder: its finished points are "
+            "kept, the others run again, and sweep.json and the report are written at the end."
+        ),
+    ] = None,
 ) -> None:
-    """Run FILE's grid of notebook points, cached; exit 1 if any point failed, 2 on a bad file."""
+    """Run FILE's grid of notebook points, cached; exit 1 if any point failed, 2 on a bad file.
+
+    Ctrl-C or SIGTERM stops it: every point it started is killed (exit 130 / 143), and
+    ``--resume RUN_DIR`` finishes the run later.
+    """
     from asrlab.lab.experiment import load_experiment
     from asrlab.lab.sweep import run_sweep
 
+    # SIGTERM unwinds like Ctrl-C, so the runner's cleanup kills the points it started.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         experiment = load_experiment(file)
         result = run_sweep(
@@ -46,6 +62,7 @@ def run_experiment(
             force=force,
             runs_root=runs_root,
             scheduler=scheduler,
+            resume=resume,
         )
     except AsrlabError as e:
         fail(e)
@@ -53,6 +70,10 @@ def run_experiment(
         typer.echo(result.summary())
         if result.n_failed:
             raise typer.Exit(1)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def compare_two_runs(
@@ -78,3 +99,25 @@ def compare_two_runs(
         typer.echo(comparison.markdown())
         if comparison.regressions:
             raise typer.Exit(1)
+
+
+def list_runs(
+    runs_root: Annotated[
+        Path, typer.Option(help="The folder sweeps write their runs into.")
+    ] = Path("runs"),
+) -> None:
+    """The runs under RUNS_ROOT, newest first; writes RUNS_ROOT/index.html linking every report."""
+    from asrlab.lab.reports import list_runs as found
+    from asrlab.lab.reports import write_index
+
+    runs = found(runs_root)
+    for r in runs:
+        wall = "" if r["wall_s"] is None else f"{r['wall_s']:.0f} s"
+        typer.echo(
+            f"{r['experiment']:<14} {r['started']:<24} {r['state']:<11} "
+            f"{r['ok']}/{r['points']} ok, {r['failed']} failed  {r['code_version']:<16} "
+            f"{wall:>7}  {r['folder']}"
+        )
+    if not runs_root.is_dir():
+        fail(FileNotFoundError(f"{runs_root}: no runs folder (run `asrlab sweep FILE` first)"))
+    typer.echo(f"{len(runs)} runs; index: {write_index(runs_root)}")

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import sys
 
-from asrlab.cli import info, lab, reproduce, sim, transcribe
+from asrlab.cli import diagnose, info, lab, reproduce, sim, transcribe
 from asrlab.cli.app import app
 
 __all__ = ["app", "main"]
 
 app.command()(transcribe.transcribe)
 app.command()(transcribe.explain)
+app.command()(diagnose.diagnose)
 app.command()(reproduce.reproduce)
 app.command(name="sweep")(lab.run_experiment)
 app.command(name="compare")(lab.compare_two_runs)
+app.command(name="runs")(lab.list_runs)
 app.command(name="models")(info.list_models)
 app.command(name="presets")(info.list_presets)
 app.command(name="simulate")(sim.simulate_command)

@@ -4,8 +4,9 @@ What is replayed is an experiment (experiments/incident.yaml: the notebook, the 
 and the remedies), so the command knows no notebook by name. Per scenario it first decodes job A
 alone, as `asrlab explain` does (the trace is printed), and scales every threshold to that decode
 (`asrlab.service.calibration`; ``--absolute`` keeps the incident's values); then it replays the
-incident under each remedy, one after another, and prints one compact table with the scale and
-the values used.
+incident under each remedy as one sweep (`asrlab.lab.sweep`: the points run one at a time, with
+the cache, the run folder, sweep.json, report.html, and so `asrlab compare` of two replays), and
+prints one compact table per scenario with the scale and the values used.
 """
 
 from __future__ import annotations
@@ -46,10 +47,15 @@ def reproduce(
         bool,
         typer.Option("--traces/--no-traces", help="Print job A's decode trace per scenario."),
     ] = True,
+    runs_root: Annotated[
+        Path, typer.Option(help="Where the sweep keeps its cache (.cache/).")
+    ] = Path("runs"),
 ) -> None:
     """The incident end to end: job A's decode per scenario, then the replay per remedy."""
     try:
-        run_replays(experiment, model, remedies, out, absolute=absolute, traces=traces)
+        run_replays(
+            experiment, model, remedies, out, absolute=absolute, traces=traces, runs_root=runs_root
+        )
     except AsrlabError as e:
         fail(e)
 
@@ -133,59 +139,77 @@ def run_replays(
     *,
     absolute: bool = False,
     traces: bool = True,
+    runs_root: Path = Path("runs"),
 ) -> Path:
-    """Calibrate and replay every scenario; print and write the summary (summary.csv)."""
+    """Calibrate every scenario, replay them all as one sweep; print and write the summary
+    (summary.csv beside the sweep's results.parquet, sweep.json and report)."""
     import pandas as pd
 
+    from asrlab.lab.experiment import find_experiment, load_experiment
+    from asrlab.lab.sweep import run_sweep
     from asrlab.service.calibration import scale_for
 
     notebook, scenarios = replay_points(experiment, model, remedies)
-    run_dir = out / time.strftime("%Y%m%d-%H%M%S")
     t0 = time.perf_counter()
-    frames: list[Any] = []
-    lines: list[dict[str, Any]] = []
+    measured: dict[str, float | None] = {}
     for scenario, points in scenarios.items():
-        decode_s = None if absolute else measure_job_a(points[0], show=traces)
-        scale = 1.0 if decode_s is None else scale_for(decode_s)
-        rows, found = _replay_all(notebook, scenario, points, scale, run_dir)
-        frames += rows
+        measured[scenario] = None if absolute else measure_job_a(points[0], show=traces)
+    by_scenario = {
+        name: [params | {"threshold_scale": _scale(measured[name], scale_for)} for params in points]
+        for name, points in scenarios.items()
+    }
+    calibrated = [params for points in by_scenario.values() for params in points]
+    spec = load_experiment(find_experiment(experiment))
+    sweep = _as_sweep(spec, notebook, calibrated)
+    run_dir = out / time.strftime("%Y%m%d-%H%M%S")
+    result = run_sweep(sweep, out_dir=run_dir, runs_root=runs_root)
+    by_params = {_key(o.point.params): o for o in result.outcomes}
+    lines: list[dict[str, Any]] = []
+    for scenario, points in by_scenario.items():
+        found = [_line(scenario, by_params[_key(params)], run_dir) for params in points]
         lines += found
-        _print_scenario(scenario, points[0], decode_s, found)
-    if frames:
-        pd.concat(frames, ignore_index=True).to_parquet(run_dir / "results.parquet")
+        _print_scenario(scenario, points[0], measured[scenario], found)
     pd.DataFrame(lines).to_csv(run_dir / "summary.csv", index=False)
-    n = sum(len(points) for points in scenarios.values())
     typer.echo(
-        f"{n} replays in {time.perf_counter() - t0:.0f} s; executed notebooks, HTML, figures, "
-        f"results.parquet and summary.csv under {run_dir}"
+        f"{len(calibrated)} replays in {time.perf_counter() - t0:.0f} s "
+        f"({result.n_run} run, {result.n_cached} cached); executed notebooks, HTML, figures, "
+        f"results.parquet, report.html and summary.csv under {run_dir}"
     )
     return run_dir
 
 
-def _replay_all(
-    notebook: str, scenario: str, points: list[dict[str, Any]], scale: float, run_dir: Path
-) -> tuple[list[Any], list[dict[str, Any]]]:
-    """Each point's replay notebook at ``scale``; its rows and its summary line."""
-    import pandas as pd
-    from tqdm import tqdm
+def _as_sweep(spec: Any, notebook: str, points: list[dict[str, Any]]) -> Any:
+    """The replays as one experiment: every point one entry of a zip over its parameters."""
+    from asrlab.lab.experiment import parse_experiment
 
-    from asrlab.lab import notebooks
+    names = sorted({k for p in points for k in p})
+    grid = {"zip": {k: [p.get(k) for p in points] for k in names}}
+    blob = {"name": spec.name, "description": spec.description, "notebook": notebook}
+    return parse_experiment(blob | {"grid": grid, "timeout_s": spec.timeout_s})
+
+
+def _key(params: dict[str, Any]) -> str:
+    from asrlab.lab.experiment import canonical
+
+    return canonical(params)
+
+
+def _scale(decode_s: float | None, scale_for: Any) -> float:
+    return 1.0 if decode_s is None else float(scale_for(decode_s))
+
+
+def _line(scenario: str, outcome: Any, run_dir: Path) -> dict[str, Any]:
+    """One replay's summary line, from its point's own rows (the notebook's columns)."""
+    import pandas as pd
+
     from asrlab.service.replay import summary
 
-    frames, lines = [], []
-    for params in tqdm(points, desc=f"replaying the incident ({scenario})", unit="remedy"):
-        name = params["remedy"]
-        folder = (run_dir / scenario / name.replace("+", "_")).resolve()
-        run = params | {"threshold_scale": scale, "output_dir": str(folder)}
-        try:
-            notebooks.execute(notebook, folder, run)
-        except Exception as e:  # one failed replay must not lose the others
-            lines.append({"scenario": scenario, "remedy": name, "A": f"replay failed: {e}"})
-            continue
-        rows = pd.read_parquet(folder / "results.parquet").assign(scenario=scenario)
-        frames.append(rows)
-        lines.append({"scenario": scenario} | summary(rows))
-    return frames, lines
+    name = outcome.point.params["remedy"]
+    if outcome.status != "ok":
+        return {"scenario": scenario, "remedy": name, "A": f"replay failed: {outcome.error}"}
+    folder = run_dir / "points" / outcome.point.point_id
+    rows = pd.read_parquet(folder / "results.parquet").assign(scenario=scenario)
+    return {"scenario": scenario} | summary(rows)
 
 
 def _print_scenario(

@@ -19,6 +19,9 @@ from asrlab.errors import AsrlabError
 # (docs/results/decoding.md).
 INCIDENT_NOISE_S = 11.0
 INCIDENT_NOISE_SEED = 6
+# The options of a generated stress source, shared by the commands that decode one.
+NoiseSeed = Annotated[int, typer.Option(help="Seed of a generated stress source.")]
+StressLength = Annotated[float, typer.Option(help="Length of a generated stress source.")]
 
 
 def _load(model_name: str, config: Any) -> tuple[Any, float]:
@@ -121,12 +124,8 @@ def transcribe(
         str | None, typer.Option(help="Force a language (skips detection).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of CTranslate2's sampler.")] = 0,
-    noise_seed: Annotated[
-        int, typer.Option(help="Seed of a generated stress source.")
-    ] = INCIDENT_NOISE_SEED,
-    length_s: Annotated[
-        float, typer.Option(help="Length of a generated stress source.")
-    ] = INCIDENT_NOISE_S,
+    noise_seed: NoiseSeed = INCIDENT_NOISE_SEED,
+    length_s: StressLength = INCIDENT_NOISE_S,
     trace: Annotated[
         bool, typer.Option("--trace/--no-trace", help="Print the stage and attempt tables.")
     ] = False,

@@ -10,19 +10,13 @@ folder on a filesystem they share with the client, at the same path, and the sam
 from __future__ import annotations
 
 import contextlib
-import os
-import pickle
 import socket
-import subprocess
-import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asrlab.errors import ConfigError
-from asrlab.lab.point import PointCall, point_environ, run_point
+from asrlab.lab.point import PointCall, PointProcess
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -89,40 +83,14 @@ def run_points(
 def run_point_in_process(
     notebook: str, folder: str, params: dict[str, Any], point_id: str, timeout_s: float | None
 ) -> tuple[str | None, float, dict[str, Any]]:
-    """The Dask task: sweep.run_point in a fresh Python process, plus where it ran.
+    """The Dask task: the point in a fresh process (`PointProcess`), plus where it ran.
 
-    Dask runs tasks in worker threads, but papermill chdirs the whole process and the point's
-    timeout is a SIGALRM, which only a main thread receives: the child has both to itself. A
-    nanny's worker is a daemonic process, which multiprocessing may not start children from,
-    hence subprocess. The provenance is the worker's (host, CPU, versions), not the client's.
+    Dask runs tasks in worker threads, but papermill chdirs the whole process: the child has it
+    to itself. A nanny's worker is a daemonic process, which multiprocessing may not start
+    children from, hence subprocess. The provenance is the worker's (host, CPU, versions), not
+    the client's.
     """
     from asrlab import provenance
 
-    fd, result = tempfile.mkstemp(prefix="asrlab-point-", suffix=".pickle")
-    os.close(fd)
-    try:
-        call = pickle.dumps((notebook, folder, params, point_id, timeout_s))
-        cmd = [sys.executable, "-m", "asrlab.lab.cluster", result]
-        done = subprocess.run(
-            cmd, input=call, env=point_environ(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        try:
-            error, seconds = pickle.loads(Path(result).read_bytes())
-        except (OSError, EOFError, pickle.UnpicklingError):  # it died before it could answer
-            last = done.stderr.decode(errors="replace").strip().splitlines() or ["no stderr"]
-            error = f"ChildProcessError: point process exited with {done.returncode}: {last[-1]}"
-            seconds = float("nan")
-    finally:
-        os.unlink(result)
+    error, seconds = PointProcess((notebook, folder, params, point_id, timeout_s)).wait()
     return error, seconds, provenance.record(dask_host=socket.gethostname())
-
-
-def _child(result: str) -> None:
-    """``python -m asrlab.lab.cluster RESULT``: run_point's arguments pickled on stdin, its answer
-    pickled into RESULT (not stdout, which the notebook's kernel shares)."""
-    call = pickle.loads(sys.stdin.buffer.read())
-    Path(result).write_bytes(pickle.dumps(run_point(*call)))
-
-
-if __name__ == "__main__":
-    _child(sys.argv[1])

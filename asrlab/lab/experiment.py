@@ -99,7 +99,8 @@ def load_experiment(path: Path | str) -> Experiment:
     try:
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as e:
-        raise ConfigError("experiment", str(path), f"cannot be read as YAML: {e}") from e
+        why = " ".join(str(e).split())  # the parser's several lines, as one
+        raise ConfigError("experiment", str(path), f"cannot be read as YAML: {why}") from e
     return parse_experiment(spec, default_name=path.stem, base_dir=path.parent)
 
 

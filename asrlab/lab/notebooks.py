@@ -64,11 +64,23 @@ def execute(name: str, out_dir: Path, parameters: dict[str, Any], *, html: bool 
                 parameters=parameters,
                 progress_bar=False,
                 cwd=str(out_dir),
+                kernel_name=kernel_name(),
             )
     finally:
         if html and executed.exists():
             _to_html(executed)
     return executed
+
+
+KERNEL = "asrlab"  # the notebooks' kernelspec, installed into the venv by `make`
+
+
+def kernel_name() -> str:
+    """The notebooks' own kernel when this environment has it, else ``python3`` (this
+    interpreter's default kernel: a venv made without `make` still runs the notebooks)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else "python3"
 
 
 @contextlib.contextmanager

@@ -13,6 +13,16 @@ from asrlab.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
 EXPERIMENT_DIR = ROOT / "experiments"
+RUNS_DIR = ROOT / "runs"  # git-ignored: everything a run writes
+
+
+def output_dir(given: str | Path | None, notebook: str) -> Path:
+    """Where a notebook writes: ``given`` (a sweep passes the point's folder), else
+    ``runs/notebooks/<notebook>/`` of the checkout, so a notebook opened in JupyterLab never
+    writes beside itself into notebooks/. Made if missing."""
+    out = Path(given) if given is not None else RUNS_DIR / "notebooks" / notebook
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def find(name: str, folder: Path, suffix: str, what: str) -> Path:

@@ -3,19 +3,19 @@
 A `Runner` takes the points' `run_point` calls and yields each point's outcome as it finishes;
 `connect` gives the one a sweep asked for (``--scheduler``), sized by ``--jobs`` here and by the
 cluster's worker threads there. Either way every point runs in a process of its own
-(`asrlab.lab.point`).
+(`asrlab.lab.point.PointProcess`), its time limit enforced from outside it, and a runner that
+stops early (an exception, Ctrl-C, SIGTERM) kills every point it started before it returns.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
+import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from asrlab.lab.point import PointCall, point_environ, run_point, use_environ
+from asrlab.lab.point import PointCall, PointProcess, point_environ
 
 if TYPE_CHECKING:
     from distributed import Client  # imported by asrlab.lab.cluster, for --scheduler only
@@ -36,28 +36,31 @@ class Runner(Protocol):
 
 @dataclass(frozen=True)
 class LocalPool:
-    """``jobs`` spawned worker processes on this machine (no fork of a process holding threads)."""
+    """Up to ``jobs`` point processes at once on this machine, each started fresh."""
 
     jobs: int
     name: str = LOCAL_POOL
 
     def run(self, calls: list[PointCall]) -> Iterator[Finished]:
-        if not calls:
-            return
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            min(self.jobs, len(calls)),
-            mp_context=context,
-            initializer=use_environ,
-            initargs=(point_environ(),),
-        ) as pool:
-            futures = {pool.submit(run_point, *call): call[3] for call in calls}
-            for future in as_completed(futures):
-                try:
-                    error, seconds = future.result()
-                except Exception as e:  # the worker process itself died (e.g. out of memory)
-                    error, seconds = f"{type(e).__name__}: {e}", float("nan")
-                yield futures[future], error, seconds, None
+        waiting = list(reversed(calls))
+        running: list[PointProcess] = []
+        environ = point_environ()
+        try:
+            while waiting or running:
+                while waiting and len(running) < self.jobs:
+                    running.append(PointProcess(waiting.pop(), environ))
+                for point in list(running):
+                    answer = point.poll()
+                    if answer is not None:
+                        running.remove(point)
+                        yield point.point_id, *answer, None
+                time.sleep(_POLL_S)
+        finally:  # the sweep stopped early (or the caller stopped iterating): no point lives on
+            for point in running:
+                point.kill()
+
+
+_POLL_S = 0.1
 
 
 @dataclass(frozen=True)

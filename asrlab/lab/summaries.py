@@ -69,7 +69,26 @@ def timeouts(results: pd.DataFrame, out_dir: Path) -> str:
     columns = ["success_rate", "lease_refusals", "latency_p95_s", "work_after_deadline_s"]
     columns += ["own_timeout", "cascade"]
     table = _ok(results)[[*params, *[c for c in columns if c in results]]]
-    return markdown_table(table.sort_values(params) if params else table)
+    table = table.sort_values(params) if params else table
+    text = markdown_table(table)
+    if params and {"success_rate", "work_after_deadline_s"} <= set(table.columns):
+        from asrlab.analysis import figures
+
+        fig = figures.timeouts_figure(table, by=params)
+        fig.savefig(out_dir / "timeouts.png", dpi=110)
+        text += "\n\n![timeouts](timeouts.png)\n"
+    return text
+
+
+def capacity(results: pd.DataFrame, out_dir: Path) -> str:
+    """The simulated grid of every point: success and p99 latency per remedy, as heatmaps."""
+    from asrlab.analysis import figures
+
+    rows = _ok(results)
+    needed = ["remedy", "rate_per_min", "asr_timeout_s", "success_rate", "latency_p99_s"]
+    table = rows[needed].groupby(needed[:3], as_index=False)[needed[3:]].mean()
+    figures.capacity_figure(table).savefig(out_dir / "capacity.png", dpi=110)
+    return markdown_table(table) + "\n\n![capacity](capacity.png)\n"
 
 
 def remedies(results: pd.DataFrame, out_dir: Path) -> str:
@@ -79,8 +98,17 @@ def remedies(results: pd.DataFrame, out_dir: Path) -> str:
         "floor_ratio_worst", "wer_en", "cer_zh", "error_hard", "emitted_per_clip",
         "emitted_share", "known_phrases", "cascade", "pareto",
     ]  # fmt: skip
-    table = _ok(results)[[c for c in columns if c in results]]
-    return markdown_table(table.sort_values(["failure_rate", "latency_p95_s"]))
+    rows = _ok(results)
+    table = rows[[c for c in columns if c in results]]
+    text = markdown_table(table.sort_values(["failure_rate", "latency_p95_s"]))
+    needed = {"remedy", "peer", "failure_rate", "latency_p95_s", "error_rate_mean", "pareto"}
+    if needed | {"floor_ratio_worst"} <= set(rows.columns):
+        from asrlab.analysis import figures
+
+        fig = figures.scoreboard_figure(rows, title="the scoreboard: every remedy and peer")
+        fig.savefig(out_dir / "scoreboard.png", dpi=110)
+        text += "\n\n![scoreboard](scoreboard.png)\n"
+    return text
 
 
 SUMMARIES: dict[str, Callable[[pd.DataFrame, Path], str]] = {
@@ -88,6 +116,7 @@ SUMMARIES: dict[str, Callable[[pd.DataFrame, Path], str]] = {
     "audio_length": audio_length,
     "timeouts": timeouts,
     "remedies": remedies,
+    "capacity": capacity,
 }
 
 

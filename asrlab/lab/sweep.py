@@ -1,8 +1,11 @@
 """Experiment -> one papermill run per point -> one results table, cached.
 
 Every point is cached under ``runs/.cache/<key>/``, the key being the sha256 of the notebook's
-bytes, the point's parameters, its repeat index and the code version: a nightly sweep re-run with
-nothing changed executes nothing, and a changed value re-runs only the points it touches. A point
+bytes, the point's parameters, its repeat index and `asrlab.provenance.fingerprint`: the code
+(``git describe`` and a hash of the asrlab source the sweep imports, so any edit counts, in a
+dirty tree or an installed copy), the versions of the packages that decode, the CPU and the GPU.
+A nightly sweep re-run with nothing changed executes nothing, and a changed value re-runs only
+the points it touches. A point
 that raises is recorded as failed (never cached) and the others go on. The points run on a runner
 (`asrlab.lab.runners`: a local process pool or a Dask cluster). The YAML schema, the run folder and
 the exit codes are in experiments/README.md.
@@ -10,6 +13,7 @@ the exit codes are in experiments/README.md.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -20,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asrlab import provenance
+from asrlab.errors import ConfigError
 from asrlab.lab import reports, runners
 from asrlab.lab.experiment import (
     Experiment,
@@ -81,9 +86,10 @@ class SweepResult:
         return "\n".join(lines)
 
 
-def cache_key(notebook_bytes: bytes, point: Point, code_version: str) -> str:
-    """sha256 of what decides a point's result; ``output_dir`` is not part of it."""
-    parts = [canonical(point.params), str(point.repeat), code_version]
+def cache_key(notebook_bytes: bytes, point: Point, code: str) -> str:
+    """sha256 of what decides a point's result; ``output_dir`` is not part of it. ``code``: the
+    fingerprint of the code and machine (`provenance.fingerprint`, canonical JSON)."""
+    parts = [canonical(point.params), str(point.repeat), code]
     return hashlib.sha256(b"\0".join([notebook_bytes, *(p.encode() for p in parts)])).hexdigest()
 
 
@@ -96,22 +102,30 @@ def run_sweep(
     runs_root: Path = Path("runs"),
     progress: bool = True,
     scheduler: str | None = None,
+    resume: Path | None = None,
 ) -> SweepResult:
     """Run every point not already cached; write results.parquet, sweep.json and the reports.
 
     Output goes to ``out_dir`` or ``runs_root/<name>/<timestamp>/``, the cache to
     ``runs_root/.cache/``. ``force`` re-executes cached points (and refreshes their entries).
+    ``resume``: an interrupted run folder of this experiment, finished in place: its finished
+    points are kept (from the cache, or from the folder itself), the others are run again.
+    sweep.json is written when the run starts (``state`` running), when it is interrupted
+    (``interrupted``, with the points finished so far) and at the end (``done``).
     ``scheduler``: None runs the points in a local process pool; ``"local"`` on a Dask
     LocalCluster of ``jobs`` workers; ``"tcp://HOST:PORT"`` on that Dask cluster (`lab.cluster`).
     """
     from tqdm import tqdm
 
     t0 = time.perf_counter()
+    if resume is not None:
+        out_dir = _resumable(resume, experiment)
     declared = check_parameters(experiment)
     jobs, note = plan_jobs(experiment, jobs, declared)
     points, version = experiment.points(), provenance.code_version()
     source = experiment.notebook.read_bytes()
-    keys = {p.point_id: cache_key(source, p, version) for p in points}
+    code = canonical(provenance.fingerprint())
+    keys = {p.point_id: cache_key(source, p, code) for p in points}
     cache = runs_root / CACHE_DIR
     if scheduler not in (None, "local"):  # --jobs sizes this machine's pool or LocalCluster only
         note = None
@@ -122,19 +136,30 @@ def run_sweep(
         todo = [p for p in points if p.point_id not in outcomes]
         where = provenance.record() if todo else {}
         by_id = {p.point_id: p for p in todo}
-        runs = runner.run([_point_call(p, experiment, run_dir, declared) for p in todo])
+        state = {"experiment": experiment.name, "yaml": experiment.spec, "code_version": version}
+        _write_json(run_dir / "sweep.json", state | {"state": "running", "points": []})
+        calls = [_point_call(p, experiment, run_dir, declared) for p in todo]
         desc = f"sweep {experiment.name}"
-        with tqdm(total=len(points), initial=len(outcomes), disable=not progress, desc=desc) as bar:
-            for point_id, error, seconds, ran_at in runs:  # ran_at: a Dask worker's provenance
-                p = by_id[point_id]
-                status = "failed" if error else "ok"
-                ran = ran_at or where
-                o = PointOutcome(p, keys[p.point_id], status, error, seconds, False, ran)
-                _write_json(run_dir / "points" / p.point_id / "status.json", _status(o))
-                if not error:  # a failed point is retried next time
-                    _store(run_dir / "points" / p.point_id, cache / o.cache_key)
-                outcomes[p.point_id] = o
-                bar.update()
+        try:
+            with (
+                contextlib.closing(runner.run(calls)) as runs,
+                tqdm(total=len(points), initial=len(outcomes), disable=not progress, desc=desc)
+                as bar,
+            ):
+                for point_id, error, seconds, ran_at in runs:  # ran_at: a Dask worker's
+                    p = by_id[point_id]
+                    status = "failed" if error else "ok"
+                    ran = ran_at or where
+                    o = PointOutcome(p, keys[p.point_id], status, error, seconds, False, ran)
+                    _write_json(run_dir / "points" / p.point_id / "status.json", _status(o))
+                    if not error:  # a failed point is retried next time
+                        _store(run_dir / "points" / p.point_id, cache / o.cache_key)
+                    outcomes[p.point_id] = o
+                    bar.update()
+        except BaseException:  # Ctrl-C, SIGTERM, a crash: the folder says how far it got
+            done = [_status(o) for o in outcomes.values()]
+            _write_json(run_dir / "sweep.json", state | {"state": "interrupted", "points": done})
+            raise
     ordered = tuple(outcomes[p.point_id] for p in points)
     n_failed = sum(o.status == "failed" for o in ordered)
     table = combine(experiment, ordered, run_dir)
@@ -147,17 +172,32 @@ def run_sweep(
     return result
 
 
+def _resumable(run_dir: Path, experiment: Experiment) -> Path:
+    """``--resume RUN_DIR``: the folder, if it is a run of this experiment."""
+    blob = _read_json(run_dir / "sweep.json")
+    if blob is None:
+        raise ConfigError("resume", str(run_dir), "not a run folder (no readable sweep.json)")
+    if blob.get("experiment") != experiment.name:
+        why = f"a run of {blob.get('experiment')!r}, not of {experiment.name!r}"
+        raise ConfigError("resume", str(run_dir), why)
+    return run_dir
+
+
 def _restore(
     points: list[Point], keys: dict[str, str], cache: Path, run_dir: Path
 ) -> dict[str, PointOutcome]:
-    """Copy each point finished in an earlier sweep from the cache into the run folder."""
+    """Each point finished in an earlier sweep: copied from the cache into the run folder, or
+    kept where it is when the run folder itself holds it finished under the same key."""
     outcomes = {}
     for p in points:
-        done = _read_json(cache / keys[p.point_id] / "status.json")
-        if done is None or done.get("status") != "ok":
-            continue
         folder = run_dir / "points" / p.point_id
-        shutil.copytree(cache / keys[p.point_id], folder, dirs_exist_ok=True)
+        done = _read_json(cache / keys[p.point_id] / "status.json")
+        if done is not None and done.get("status") == "ok":
+            shutil.copytree(cache / keys[p.point_id], folder, dirs_exist_ok=True)
+        else:
+            done = _read_json(folder / "status.json") or {}
+            if done.get("status") != "ok" or done.get("cache_key") != keys[p.point_id]:
+                continue
         seconds, where = done["point_seconds"], done["provenance"]
         o = PointOutcome(p, keys[p.point_id], "ok", None, seconds, True, where)
         _write_json(folder / "status.json", _status(o))
@@ -232,7 +272,7 @@ def _manifest(e: Experiment, r: SweepResult, version: str, force: bool) -> dict[
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(time.time() - r.wall_s))
     header = {"experiment": e.name, "description": e.description, "notebook": e.notebook}
     run = {"yaml": e.spec, "code_version": version, "force": force, "started_at": started}
-    return header | run | counts | {"points": [_status(o) for o in r.outcomes]}
+    return header | run | counts | {"state": "done", "points": [_status(o) for o in r.outcomes]}
 
 
 def _run_dir(out_dir: Path | None, parent: Path) -> Path:

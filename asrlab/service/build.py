@@ -13,6 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 from asrlab.audio import vad
+from asrlab.service import usage
 from asrlab.service.arbiter import ArbiterConfig, Lease
 from asrlab.service.manager import WorkerManager
 from asrlab.service.node import Node
@@ -24,6 +25,8 @@ from asrlab.service.worker import WorkerConfig
 @contextlib.contextmanager
 def service(settings: ServiceSettings) -> Iterator[Node]:
     """``with service(settings) as node:`` a running node; every part is stopped on exit.
+
+    The arbiter samples ``settings.usage`` (off by default, as the incident's replay runs it).
 
     The node runs ``settings.effective_remedy()`` (``node.remedy``). Its VAD backend is warmed
     up before the node is yielded, as production loads its VAD model before jobs arrive. The
@@ -52,12 +55,12 @@ def service(settings: ServiceSettings) -> Iterator[Node]:
     def revoke(lease: Lease, why: str) -> None:
         nodes[0].revoke(lease, why)  # the node exists before any lease can be granted
 
-    with (
-        WorkerManager(worker_config) as manager,
-        RealtimeArbiter(arbiter_config, on_revoke=revoke) as arbiter,
-    ):
-        nodes.append(Node(arbiter, manager, chosen, vad_backend=settings.vad_backend))
-        yield nodes[0]
+    with WorkerManager(worker_config) as manager:
+        # The sampler reads the manager's workers as they are at each sample (respawns change them).
+        sampler = usage.sampler_for(settings.usage, lambda: manager.pids)
+        with RealtimeArbiter(arbiter_config, sampler=sampler, on_revoke=revoke) as arbiter:
+            nodes.append(Node(arbiter, manager, chosen, vad_backend=settings.vad_backend))
+            yield nodes[0]
 
 
 def arbiter_events(arbiter: RealtimeArbiter) -> list[dict[str, Any]]:

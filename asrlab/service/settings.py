@@ -13,6 +13,7 @@ from typing import Any
 from asrlab.checks import Check, check_fields, none_or_positive, positive, whole
 from asrlab.service.arbiter import INCIDENT_ACQUIRE_TIMEOUT_MS, INCIDENT_HOLD_MAX_MS
 from asrlab.service.remedies import REMEDIES, Remedy, remedy
+from asrlab.service.usage import USAGE_SOURCES
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,10 @@ class ServiceSettings:
         capacity, hold_max_ms, acquire_timeout_ms: the arbiter's (`ArbiterConfig`); every lease
             gets ``hold_max_ms``, the arbiter's default, as in the incident.
         vad_backend: the node's VAD backend.
+        usage: what the arbiter samples for GPU_USAGE_HIGH (`asrlab.service.usage.sampler_for`):
+            ``off`` (the default: the replay's refusals come from the overdue lease, as the
+            incident's did), ``auto`` (NVML or torch CUDA on a GPU, the workers' CPU otherwise),
+            ``nvml``, ``torch``, ``cpu``, or ``scripted:v1,v2,...``.
     """
 
     model: str = "base"
@@ -42,6 +47,7 @@ class ServiceSettings:
     acquire_timeout_ms: float = INCIDENT_ACQUIRE_TIMEOUT_MS
     capacity: int = 1
     vad_backend: str = "onnx"
+    usage: str = "off"
 
     def __post_init__(self) -> None:
         checks: list[Check] = [
@@ -58,6 +64,11 @@ class ServiceSettings:
                 "must be >= 0 ms",
             ),
             ("capacity", whole(self.capacity, 1), "must be a whole number >= 1"),
+            (
+                "usage",
+                self.usage in USAGE_SOURCES or self.usage.startswith("scripted:"),
+                f"must be one of {USAGE_SOURCES} or scripted:v1,v2,...",
+            ),
         ]
         check_fields(self, checks)
 

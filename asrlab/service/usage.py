@@ -8,8 +8,8 @@ them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 
 class UsageSampler(Protocol):
@@ -83,6 +83,66 @@ class NvmlUsage:
 
     def sample(self) -> float:
         return self._nvml.nvmlDeviceGetUtilizationRates(self._handle).gpu / 100.0
+
+
+class WorkersCpuUsage:
+    """CPU use of a worker manager's live workers (found anew at each sample: a respawned
+    worker has a new pid), as a share of all cores (0..1)."""
+
+    def __init__(self, pids: Callable[[], list[int]]) -> None:
+        import psutil
+
+        self._pids = pids
+        self._cores = psutil.cpu_count() or 1
+        self._procs: dict[int, Any] = {}
+        self._psutil = psutil
+
+    def sample(self) -> float:
+        busy = 0.0
+        live = set(self._pids())
+        self._procs = {pid: p for pid, p in self._procs.items() if pid in live}
+        for pid in live:
+            try:
+                if pid not in self._procs:
+                    self._procs[pid] = self._psutil.Process(pid)
+                    self._procs[pid].cpu_percent(interval=None)  # starts the measurement
+                    continue
+                busy += self._procs[pid].cpu_percent(interval=None)
+            except self._psutil.Error:  # it died between the listing and the sample
+                self._procs.pop(pid, None)
+        return min(1.0, busy / 100.0 / self._cores)
+
+
+# `ServiceSettings.usage`: what the arbiter samples. "off" is the incident's arbiter as the replay
+# runs it (its refusals came from the overdue lease); "auto" the GPU where there is one, else the
+# workers' CPU; "scripted:0.2,0.95" a fixed sequence (tests).
+USAGE_SOURCES = ("off", "auto", "nvml", "torch", "cpu")
+
+
+def sampler_for(source: str, worker_pids: Callable[[], list[int]]) -> UsageSampler | None:
+    """The sampler ``source`` names (`USAGE_SOURCES`, or ``scripted:v1,v2,...``); None: off.
+
+    Raises:
+        ValueError: an unknown source, or a GPU sampler named where there is no GPU.
+    """
+    if source == "off":
+        return None
+    if source.startswith("scripted:"):
+        return ScriptedUsage([float(v) for v in source.removeprefix("scripted:").split(",")])
+    if source == "auto":
+        with contextlib.suppress(RuntimeError, ImportError):
+            return NvmlUsage()
+        with contextlib.suppress(RuntimeError, ImportError):
+            return TorchCudaUsage()
+        return WorkersCpuUsage(worker_pids)
+    makers: dict[str, Callable[[], UsageSampler]] = {
+        "nvml": NvmlUsage,
+        "torch": TorchCudaUsage,
+        "cpu": lambda: WorkersCpuUsage(worker_pids),
+    }
+    if source not in makers:
+        raise ValueError(f"usage source {source!r}: one of {USAGE_SOURCES} or scripted:v1,v2")
+    return makers[source]()
 
 
 def default_sampler(pid: int | None = None) -> UsageSampler:

@@ -63,3 +63,82 @@ def test_summaries_table_and_guard(tmp_path) -> None:
     assert summaries.across_points(None, failed, tmp_path) is None
     broken = pd.DataFrame({"status": ["ok"]})  # no result columns: reported, not raised
     assert "failed: KeyError" in summaries.across_points("beam_size", broken, tmp_path)
+
+
+def _rows(spec: list[tuple]) -> pd.DataFrame:
+    """evaluate-shaped rows: (item_id, language, reference, errors, ref_len, hyp_words, rtf)."""
+    cols = ["item_id", "language", "reference", "errors", "ref_len", "hyp_words", "job_rtf"]
+    rows = pd.DataFrame(spec, columns=cols)
+    rows["audio_class"] = rows["item_id"].str.partition("/")[0]
+    wordless = (rows["reference"] == "") & (rows["hyp_words"] > 0)
+    rows["known_phrases"] = wordless.map({True: 1, False: None})  # one bag phrase each
+    return rows
+
+
+def test_judged_splits_the_corpus_by_what_each_clip_holds() -> None:
+    rows = _rows(
+        [
+            ("clean_en/a", "en", "x y", 1, 10, 10, 0.2),
+            ("clean_zh/b", "zh", "x", 2, 20, 20, 0.3),
+            ("hard_speech/zh_c0_pink-7dB", "zh", "x", 9, 10, 4, 1.2),
+            ("hard_speech/en_c0_babble-5dB", "en", "x", 3, 10, 12, 0.9),
+            ("hard_speech/en_c0_reversed", "", "", 5, 0, 5, 0.6),  # wordless
+            ("noise/white_noise_seed0", "", "", 0, 0, 0, 0.05),
+            ("noise/pink_noise_seed0", "", "", 3, 0, 3, 0.5),
+        ]
+    )
+    floor = rows.assign(job_rtf=0.4)[rows["audio_class"] != "clean_en"]
+    out = scoreboard.judged(rows, floor)
+    assert out["wer_en"] == pytest.approx(0.1) and out["cer_zh"] == pytest.approx(0.1)
+    assert out["error_hard"] == pytest.approx(12 / 20)  # pooled over the two with words
+    assert out["rtf_worst_hard"] == 1.2 and out["rtf_worst_noise"] == 0.5
+    assert out["floor_ratio_worst"] == pytest.approx(1.2 / 0.4)
+    assert out["emitted_per_clip"] == pytest.approx(8 / 3)  # reversed speech and the noise
+    assert out["emitted_share"] == pytest.approx(2 / 3) and out["known_phrases"] == 2
+    assert out["error_rate_mean"] == pytest.approx((0.1 + 0.1 + 0.6) / 3)
+
+
+def _board(lines: list[tuple]) -> pd.DataFrame:
+    cols = [
+        "remedy", "peer", "failure_rate", "latency_p95_s", "error_rate_mean", "wer_en", "cer_zh",
+        "floor_ratio_worst", "emitted_per_clip",
+    ]  # fmt: skip
+    return pd.DataFrame(lines, columns=cols)
+
+
+BOARD = _board(
+    [
+        ("incident", False, 0.5, 30.0, 0.40, 0.05, 0.10, 9.0, 6.0),
+        ("batched", True, 0.0, 4.0, 0.45, 0.08, 0.12, 0.8, 3.0),
+        ("good", False, 0.0, 3.0, 0.40, 0.055, 0.105, 1.4, 1.0),
+        ("slow", False, 0.0, 3.0, 0.40, 0.05, 0.10, 1.6, 1.0),  # floor ratio over 1.5
+        ("sloppy", False, 0.0, 3.0, 0.40, 0.07, 0.10, 1.0, 1.0),  # WER 2 points worse
+        ("chatty", False, 0.0, 3.0, 0.40, 0.05, 0.10, 1.0, 4.0),  # emits more than batched
+        ("dominated", False, 0.1, 5.0, 0.50, 0.05, 0.10, 1.0, 1.0),  # batched beats it on all
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "failed"),
+    [
+        ("good", set()),
+        ("slow", {"ok_floor"}),
+        ("sloppy", {"ok_clean"}),
+        ("chatty", {"ok_emitted"}),
+        ("dominated", {"ok_front"}),
+        ("incident", {"ok_floor", "ok_emitted"}),  # its own base: clean differences are 0
+    ],
+)
+def test_bars_name_each_bar_a_remedy_misses(name: str, failed: set[str]) -> None:
+    judged = scoreboard.bars(BOARD).set_index("remedy")
+    oks = {c for c in judged.columns if c.startswith("ok_")}
+    assert {c for c in oks if not judged.loc[name, c]} == failed
+    assert judged.loc[name, "passes"] == (not failed)
+
+
+def test_bars_favour_the_first_that_passes_and_leave_out_the_peers() -> None:
+    judged = scoreboard.bars(BOARD)
+    assert judged["remedy"].iloc[0] == "good" and "batched" not in set(judged["remedy"])
+    with pytest.raises(Exception, match="batched"):
+        scoreboard.bars(BOARD[BOARD["remedy"] != "batched"])

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from asrlab.cli.main import app
@@ -59,14 +62,15 @@ def test_models_lists_the_embedded_models() -> None:
 
 
 def test_help_lists_every_command_in_order() -> None:
-    """The commands as they were before the command line became a package (issue 14)."""
+    """The commands as they were before the command line became a package (issue 14), with
+    `diagnose` beside the other decodes and `runs` beside the sweeps (issue 16)."""
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
     rows = [line for line in result.output.splitlines() if line.startswith("│ ") and line[2] != " "]
     commands = [name for name in (row.split()[1] for row in rows) if not name.startswith("-")]
     assert commands == [
-        "transcribe", "explain", "reproduce", "sweep", "compare", "models", "presets",
-        "simulate", "calibrate",
+        "transcribe", "explain", "diagnose", "reproduce", "sweep", "compare", "runs", "models",
+        "presets", "simulate", "calibrate",
     ]  # fmt: skip
 
 
@@ -95,3 +99,24 @@ def test_presets_lists_the_remedies_with_their_reasons() -> None:
     result = runner.invoke(app, ["presets"])
     assert result.exit_code == 0
     assert "reuse_encoding" in result.output and "window 0 encoded once" in result.output
+
+
+@pytest.mark.timeout(600)
+def test_reproduce_runs_as_a_sweep_and_a_rerun_is_cached(tmp_path: Path, kernels: None) -> None:
+    """The replays are a sweep: a run folder with sweep.json and report.html, the compact table
+    per scenario, and the same command again (absolute thresholds: the same parameters) served
+    from the cache."""
+    yaml = Path(__file__).resolve().parents[1] / "data" / "incident_tiny.yaml"
+    args = ["reproduce", "--experiment", str(yaml), "--model", "tiny.en", "--absolute"]
+    args += ["--no-traces", "--out", str(tmp_path / "incident"), "--runs-root", str(tmp_path)]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "2 replays in" in first.output and "(2 run, 0 cached)" in first.output
+    assert "== scenario speech" in first.output and "vad_gate" in first.output
+    (run,) = (tmp_path / "incident").iterdir()
+    manifest = json.loads((run / "sweep.json").read_text())
+    assert manifest["state"] == "done" and manifest["n_failed"] == 0
+    assert (run / "report.html").exists() and (run / "summary.csv").exists()
+    time.sleep(1.1)  # a new run folder's timestamp
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "(0 run, 2 cached)" in again.output

@@ -19,6 +19,9 @@ from asrlab.errors import ConfigError
         ("compute_type", "int4"),
         ("cpu_threads", -1),
         ("language", "klingon"),
+        ("hallucination_silence_threshold", 2.0),  # without word_timestamps
+        ("fallback_budget", 0.5),
+        ("batch_size", -1),
     ],
 )
 def test_config_rejects_bad_values(field: str, value: object) -> None:
@@ -60,3 +63,57 @@ def test_a_field_added_at_its_default_keeps_every_earlier_hash() -> None:
     reused = preset("incident", reuse_language_encoding=True)
     assert reused.config_hash() != preset("incident").config_hash()
     assert "reuse_language_encoding" not in reused.transcribe_kwargs()
+
+
+@pytest.mark.parametrize(
+    ("fields", "bad"),
+    [
+        ({"reject_loops": True, "compression_ratio_threshold": None}, "reject_loops"),
+        ({"reject_loops": True, "no_speech_threshold": None}, "reject_loops"),
+        ({"word_timestamps": False, "hallucination_silence_threshold": 1.0}, "hallucination"),
+        # What the batched pipeline does not do is refused, not silently ignored.
+        ({"batch_size": 4, "reject_loops": True}, "reject_loops"),
+        ({"batch_size": 4, "fallback_budget": 3.0}, "fallback_budget"),
+        ({"batch_size": 4, "reuse_language_encoding": True}, "reuse_language_encoding"),
+        (
+            {"batch_size": 4, "word_timestamps": True, "hallucination_silence_threshold": 2.0},
+            "hallucination_silence_threshold",
+        ),
+    ],
+)
+def test_the_lab_fields_refuse_what_cannot_run(fields: dict, bad: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        DecodeConfig(**fields)
+    assert err.value.field.startswith(bad)
+
+
+def test_the_lab_fields_are_not_transcribe_keywords_and_keep_old_hashes() -> None:
+    """Every field added for issue 15 at its default leaves the hash as it was; set, it changes
+    it; the lab's own fields never reach ``WhisperModel.transcribe``; faster-whisper's do."""
+    from asrlab.decoding.options import ADDED_FIELDS
+
+    base = preset("incident")
+    changed = {
+        "word_timestamps": True,
+        "hallucination_silence_threshold": None,
+        "reject_loops": True,
+        "fallback_budget": 3.0,
+        "batch_size": 4,
+    }
+    for field, value in changed.items():
+        assert field in ADDED_FIELDS
+        if value is not None:
+            overrides = {field: value}
+            if field == "batch_size":
+                overrides["temperature"] = (0.0,)
+            assert preset("incident", **overrides).config_hash() != base.config_hash(), field
+    kwargs = preset("incident", reject_loops=True, fallback_budget=2.0).transcribe_kwargs()
+    assert not {"reject_loops", "fallback_budget", "batch_size"} & set(kwargs)
+    silence = preset("incident", word_timestamps=True, hallucination_silence_threshold=2.0)
+    assert silence.transcribe_kwargs()["hallucination_silence_threshold"] == 2.0
+
+
+def test_the_batched_peer_is_sized_for_the_cores() -> None:
+    from asrlab.decoding.options import batch_size_for
+
+    assert [batch_size_for(n) for n in (1, 2, 8)] == [2, 4, 16]

@@ -13,8 +13,19 @@ from asrlab.audio import corpus
 from asrlab.audio.signals import white_noise
 from asrlab.decoding import models
 from asrlab.decoding.options import DecodeConfig, preset
-from asrlab.decoding.trace import ACCEPTED, ALL_FAILED, NO_SPEECH, RETRY, DecodeTrace, render_text
-from asrlab.decoding.traced import TracedModel
+from asrlab.decoding.trace import (
+    ACCEPTED,
+    ALL_FAILED,
+    NO_SPEECH,
+    OVER_BUDGET,
+    RETRY,
+    UNINTELLIGIBLE,
+    DecodeTrace,
+    render_text,
+)
+from asrlab.decoding.traced import TracedModel, _BudgetedTemperatures, _Recorder
+from asrlab.decoding.verdicts import RawAttempt
+from asrlab.service.remedies import remedy
 
 # Must-show 3 of issue 2: the named stages explain at least this share of the wall time.
 MIN_COVERAGE = 0.95
@@ -148,3 +159,105 @@ def test_reusing_the_language_encoding_changes_no_transcript(
     assert reused.windows[0].encode_s == 0.0  # the decode did not encode window 0 again
     assert (production.encoder_passes, reused.encoder_passes) == (2, 1)
     assert [w.encode_s > 0 for w in reused.windows[1:]] == [True] * (len(reused.windows) - 1)
+
+
+# --- the lab's additions to the loop, and the peers ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spent_s", "multiple", "handed_out"),
+    [
+        ([], 3.0, 1),  # the first attempt is always made
+        ([1.0], 3.0, 2),  # 1 s spent + 1 s expected <= 3 s
+        ([1.0, 1.0], 3.0, 3),  # 2 + 1 <= 3
+        ([1.0, 1.5], 3.0, 2),  # 2.5 + 1.5 > 3: stop before the third
+        ([1.0], 1.0, 1),  # a budget of the first attempt alone: no retry
+        ([1.0, 0.1, 0.1, 0.1, 0.1], 100.0, 6),  # never binding: the whole ladder
+    ],
+)
+def test_the_budget_hands_out_temperatures_while_the_window_can_afford_them(
+    spent_s: list[float], multiple: float, handed_out: int
+) -> None:
+    """The ladder asks for its next temperature after each attempt; the budget answers from
+    what the window has spent so far, the next attempt estimated at the last one's cost."""
+    rec = _Recorder(DecodeTrace(model="m", audio_s=1.0, config={}))
+    ladder = _BudgetedTemperatures([0.0, 0.2, 0.4, 0.6, 0.8, 1.0], rec, multiple)
+    taken = []
+    for t in ladder:
+        taken.append(t)
+        if len(taken) > len(spent_s):
+            break
+        rec.raw.append(RawAttempt(spent_s[len(taken) - 1], 0, {}, None))
+    assert len(taken) == min(handed_out, len(spent_s) + 1)
+    assert rec.over_budget == (handed_out <= len(spent_s))
+
+
+def test_the_fallback_budget_stops_the_ladder_and_keeps_faster_whispers_pick(
+    base_model: TracedModel, incident: DecodeConfig
+) -> None:
+    """A log-prob threshold no attempt can meet makes every attempt of jfk.flac fail: without a
+    budget the whole ladder runs; with a budget of one attempt, one runs, labelled over_budget,
+    and its text is kept (faster-whisper's own rule, with one attempt to choose from)."""
+    samples = corpus.get("jfk").load()
+    failing = replace(incident, log_prob_threshold=0.0)
+    unbounded = base_model.run(samples, failing)
+    bounded = base_model.run(samples, replace(failing, fallback_budget=1.0))
+    assert len(unbounded.attempts) == 6 and unbounded.attempts[-1].verdict == ALL_FAILED
+    assert [a.verdict for a in bounded.attempts] == [OVER_BUDGET]
+    first_only = base_model.run(samples, replace(failing, temperature=(0.0,)))
+    assert bounded.text == first_only.text != ""
+    generous = base_model.run(samples, replace(failing, fallback_budget=1000.0))
+    assert len(generous.attempts) == 6
+
+
+def test_reject_loops_drops_a_window_that_fails_the_compression_check(
+    base_model: TracedModel,
+) -> None:
+    """With a compression-ratio threshold every transcript exceeds, jfk.flac's one window counts
+    as a loop: without reject_loops its text is kept (all attempts failed, the best is kept);
+    with it the window yields nothing and its outcome says why."""
+    samples = corpus.get("jfk").load()
+    strict = replace(remedy("reject_loops").decode, compression_ratio_threshold=0.1)
+    kept = base_model.run(samples, replace(strict, reject_loops=False))
+    dropped = base_model.run(samples, strict)
+    assert kept.text and [w.outcome for w in kept.windows] == ["segments"]
+    assert dropped.text == "" and [w.outcome for w in dropped.windows] == [UNINTELLIGIBLE]
+    assert len(dropped.attempts) == 1 and dropped.attempts[0].temperature == 0.0
+    # At the shipped threshold clean speech is no loop: the transcript is the one-attempt decode.
+    shipped = base_model.run(samples, remedy("reject_loops").decode)
+    assert shipped.text == kept.text and shipped.windows[0].outcome == "segments"
+
+
+def test_the_batched_peer_decodes_through_the_traced_model(base_model: TracedModel) -> None:
+    """faster-whisper's batched pipeline on the traced model: its own VAD chunks, one attempt
+    per chunk at temperature 0 and the configured beam, the transcript the pipeline gives."""
+    from faster_whisper import BatchedInferencePipeline
+
+    samples = corpus.get("en_ljspeech_LJ028-0030_to_0039_long").load()  # 72 s: several chunks
+    config = remedy("batched").decode
+    trace = base_model.run(samples, config)
+    print(render_text(trace))
+    attempts = trace.attempts
+    assert trace.text and trace.finished and len(attempts) >= 3
+    assert all(a.temperature == 0.0 and a.beam_size == 10 for a in attempts)
+    assert all(len(w.attempts) <= config.batch_size for w in trace.windows)
+    assert trace.language == "en" and trace.language_detected
+    plain = WhisperModel(base_model.model_path, device="cpu", compute_type="int8")
+    segments, _ = BatchedInferencePipeline(plain).transcribe(
+        samples, batch_size=config.batch_size, **config.transcribe_kwargs()
+    )
+    assert trace.text == "".join(s.text for s in segments).strip()
+
+
+def test_the_batched_peer_decodes_nothing_where_its_vad_finds_no_speech(
+    base_model: TracedModel, noise: np.ndarray
+) -> None:
+    trace = base_model.run(noise, remedy("batched").decode)
+    assert trace.text == "" and trace.windows == [] and trace.finished
+
+
+def test_hallucination_silence_decodes_with_word_timings(base_model: TracedModel) -> None:
+    samples = corpus.get("jfk").load()
+    trace = base_model.run(samples, remedy("hallucination_silence").decode)
+    assert trace.text and trace.config["word_timestamps"]
+    assert trace.config["hallucination_silence_threshold"] == 2.0

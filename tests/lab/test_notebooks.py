@@ -91,3 +91,16 @@ def test_committed_notebooks_have_parameters_and_no_outputs() -> None:
         cells = json.loads(path.read_text())["cells"]
         assert any("parameters" in c["metadata"].get("tags", []) for c in cells), path.name
         assert not any(c.get("outputs") for c in cells if c["cell_type"] == "code"), path.name
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_notebook_writes_under_runs_by_default(path: Path) -> None:
+    """Opened in JupyterLab and run as it is, a notebook writes into runs/ (git-ignored), never
+    beside itself into notebooks/."""
+    from asrlab.lab import paths
+
+    assert notebooks.declared_parameters(path)["output_dir"]["default"] == "None"
+    assert json.loads(path.read_text())["metadata"]["kernelspec"]["name"] == notebooks.KERNEL
+    assert f'paths.output_dir(output_dir, \\"{path.stem}\\")' in path.read_text()  # JSON-escaped
+    out = paths.output_dir(None, path.stem)
+    assert out == paths.RUNS_DIR / "notebooks" / path.stem and out.is_dir()

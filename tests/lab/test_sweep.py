@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from asrlab.cli.main import app
-from asrlab.errors import ConfigError, PointTimeout
+from asrlab.errors import ConfigError
 from asrlab.lab.experiment import (
     Experiment,
     check_parameters,
@@ -28,7 +31,7 @@ from asrlab.lab.experiment import (
     parse_experiment,
     plan_jobs,
 )
-from asrlab.lab.point import _deadline
+from asrlab.lab.point import kill_tree
 from asrlab.lab.sweep import CACHE_DIR, SWEEP_COLUMNS, SweepResult, cache_key, run_sweep
 
 PROBE = Path(__file__).resolve().parents[1] / "data" / "sweep_probe.ipynb"
@@ -292,31 +295,128 @@ def test_a_point_past_its_timeout_fails_and_its_kernel_is_killed(
     assert leftover == []
 
 
-def test_a_deadline_the_run_swallows_still_kills_the_kernel_and_times_out() -> None:
-    """A run can swallow the alarm: nbclient's asyncio loop logs an exception raised in one of
-    its callbacks, and jupyter_client's interface discovery, while the kernel starts, catches
-    everything; a full suite twice saw a 4 s point run its whole 60 s. Here the kernel starts
-    only after the first alarm was swallowed. A process the caller had before the run (here a
-    stand-in for multiprocessing's resource tracker) is not the point's and lives on."""
-    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
-    bystander = subprocess.Popen(sleep)
-    kernels: list[subprocess.Popen] = []
-    swallowed = 0
-    t0 = time.perf_counter()
+def test_kill_tree_reaches_descendants_in_other_sessions() -> None:
+    """A notebook's kernel runs in a session of its own and the service's workers under it: the
+    tree is found through the parent links, before any of it is killed."""
+    grandchild = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', " \
+        "'import time; time.sleep(60)'], start_new_session=True); time.sleep(60)"
+    parent = subprocess.Popen([sys.executable, "-c", grandchild])
+    deadline = time.monotonic() + 10
+    while not psutil.Process(parent.pid).children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (child,) = psutil.Process(parent.pid).children()
+    assert os.getsid(child.pid) != os.getsid(parent.pid)
+    kill_tree(parent.pid)
+    parent.wait(timeout=5)
+    assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+
+
+def _started_by(marker: str) -> list[int]:
+    """Every live process whose environment carries ``marker`` (all a sweep starts inherit it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in environ and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _interrupt_then_resume(tmp_path: Path, how: signal.Signals) -> None:
+    """Start a three-point sweep, send it ``how`` while its second point runs, find nothing it
+    started alive within 5 s, then finish it with --resume: only the unfinished points run."""
+    marker = f"ASRLAB_TEST_SWEEP={uuid.uuid4().hex}"
+    path = write_yaml(tmp_path / "three.yaml", grid={"x": [1, 2, 3]}, fixed={"sleep_s": 3.0})
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "asrlab.cli.main", "sweep", str(path), "--out", str(out)]
+    cmd += ["--runs-root", str(tmp_path / "runs")]
+    env = os.environ | dict([marker.split("=")])
+    sweep = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        with pytest.raises(PointTimeout, match="past its 0.5 s limit"):
-            with _deadline("p", 0.5):
-                while not kernels or kernels[0].poll() is None:  # waits while the kernel lives
-                    try:
-                        time.sleep(0.01)
-                        if swallowed and not kernels:
-                            kernels.append(subprocess.Popen(sleep))
-                    except Exception:  # swallowed, as those handlers do
-                        swallowed += 1
-        assert time.perf_counter() - t0 < 5 and kernels[0].poll() is not None and swallowed >= 2
-        assert bystander.poll() is None
+        deadline = time.monotonic() + 120
+        while len(list(out.glob("points/*/status.json"))) < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)  # the second point's kernel is starting or running
+        assert sweep.poll() is None and len(_started_by(marker)) >= 2
+        sweep.send_signal(how)
+        t0 = time.monotonic()
+        while _started_by(marker) and time.monotonic() - t0 < 5:
+            time.sleep(0.1)
+        assert _started_by(marker) == [], f"alive {time.monotonic() - t0:.1f} s after {how.name}"
+        sweep.wait(timeout=5)
     finally:
-        bystander.kill()
+        sweep.kill()
+    assert sweep.returncode == (-how if how == signal.SIGKILL else 128 + how)
+    if how != signal.SIGKILL:
+        assert json.loads((out / "sweep.json").read_text())["state"] == "interrupted"
+    resumed = subprocess.run(
+        [*cmd, "--resume", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=180
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "3 points: 2 run, 1 cached, 0 failed" in resumed.stdout
+    assert json.loads((out / "sweep.json").read_text())["state"] == "done"
+    assert len(pd.read_parquet(out / "results.parquet")) == 6 and (out / "report.html").exists()
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_sweep_leaves_nothing_running_and_resumes(
+    tmp_path: Path, kernels: None, how: signal.Signals
+) -> None:
+    _interrupt_then_resume(tmp_path, how)
+
+
+def _sweep_from(site: Path, yaml: Path, runs: Path) -> str:
+    """`asrlab sweep` in a fresh process that imports asrlab from ``site``."""
+    env = os.environ | {"PYTHONPATH": str(site)}
+    cmd = [sys.executable, "-m", "asrlab.cli.main", "sweep", str(yaml), "--runs-root", str(runs)]
+    done = subprocess.run(cmd, cwd=site, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("tree", ["installed copy", "dirty git tree"])
+def test_a_source_edit_recomputes_a_cached_point(tmp_path: Path, kernels: None, tree: str) -> None:
+    """The cache key holds a hash of the asrlab source the sweep imports: an edit recomputes
+    the point where ``git describe`` cannot see it (a tree already dirty) or does not exist (an
+    installed copy); nothing changed, nothing recomputed."""
+    site = tmp_path / "site"
+    shutil.copytree(
+        ROOT / "asrlab", site / "asrlab", ignore=shutil.ignore_patterns("__pycache__", "audio")
+    )
+    edited = site / "asrlab" / "stats.py"
+    if tree == "dirty git tree":
+        git = ["git", "-C", str(site), "-c", "user.name=t", "-c", "user.email=t@t"]
+        subprocess.run([*git, "init", "-q"], check=True)
+        subprocess.run([*git, "add", "-A"], check=True)
+        subprocess.run([*git, "commit", "-qm", "copy"], check=True)
+        edited.write_text(edited.read_text() + "\n# dirty already\n")
+    yaml = write_yaml(tmp_path / "one.yaml", grid={"x": [1]})
+    runs = tmp_path / "runs"
+    assert "1 points: 1 run, 0 cached" in _sweep_from(site, yaml, runs)
+    assert "1 points: 0 run, 1 cached" in _sweep_from(site, yaml, runs)
+    edited.write_text(edited.read_text() + "\n# an edit that changes no behaviour\n")
+    assert "1 points: 1 run, 0 cached" in _sweep_from(site, yaml, runs)
+    if tree == "dirty git tree":  # the same describe both times: only the hash told them apart
+        versions = {
+            json.loads(p.read_text())["provenance"]["code_version"]
+            for p in runs.glob(".cache/*/status.json")
+        }
+        assert len(versions) == 1 and versions.pop().endswith("-dirty")
+
+
+def test_resume_refuses_a_folder_that_is_not_a_run_of_the_experiment(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no readable sweep.json"):
+        run_sweep(experiment(grid={"x": [1]}), runs_root=tmp_path, resume=tmp_path)
+    (tmp_path / "sweep.json").write_text(json.dumps({"experiment": "other"}))
+    with pytest.raises(ConfigError, match="a run of 'other', not of 'probe'"):
+        run_sweep(experiment(grid={"x": [1]}), runs_root=tmp_path, resume=tmp_path)
 
 
 def test_cli_reruns_a_finished_sweep_from_cache_in_a_fresh_process(
@@ -333,6 +433,35 @@ def test_cli_reruns_a_finished_sweep_from_cache_in_a_fresh_process(
     assert "4 points: 0 run, 4 cached, 0 failed" in done.stdout
     assert wall_s < 15  # the issue's target, python start and imports included
     assert len(pd.read_parquet(out / "results.parquet")) == 8 and (out / "report.html").exists()
+
+
+# Each bad sweep file ends with one line naming what is wrong, and exit 2, before any point runs.
+BAD_FILES = [
+    ("unknown notebook", '{"notebook": "no_such_notebook"}', "available: 00_decode_trace"),
+    ("a grid with no points", '{"notebook": "PROBE", "grid": {"x": []}}', "empty sweep"),
+    (
+        "an unknown parameter",
+        '{"notebook": "PROBE", "fixed": {"beam_size": 5}}',
+        "['beam_size']: not declared by sweep_probe",
+    ),
+    ("not YAML", "notebook: [unclosed\n  grid: {", "cannot be read as YAML"),
+    ("a negative repeat count", '{"notebook": "PROBE", "repeats": -1}', "a whole number >= 1"),
+    ("not a mapping", "- just\n- a list\n", "must be a mapping"),
+]
+
+
+@pytest.mark.parametrize(("what", "text", "message"), BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_every_bad_sweep_file_exits_2_with_one_line(
+    tmp_path: Path, what: str, text: str, message: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text.replace("PROBE", str(PROBE)))
+    runs = tmp_path / "runs"
+    result = CliRunner().invoke(app, ["sweep", str(path), "--runs-root", str(runs)])
+    assert result.exit_code == 2, (what, result.output)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    assert not runs.exists()  # nothing ran, no folder was made
 
 
 def test_cli_bad_experiment_exits_2(tmp_path: Path) -> None:

@@ -571,3 +571,36 @@ def test_core_rejects_time_going_backwards_and_bad_usage() -> None:
         arb.state(1_000, usage=1.2)
     with pytest.raises(ValueError, match="not waiting"):
         arb.poll(7, 1_000)
+
+
+def test_the_usage_source_a_service_names_is_the_sampler_it_gets() -> None:
+    """`ServiceSettings.usage` -> `usage.sampler_for`: off, scripted, and the workers' CPU,
+    read from whatever pids the manager holds at each sample."""
+    import subprocess
+    import sys
+    import time
+
+    from asrlab.errors import ConfigError
+    from asrlab.service.settings import ServiceSettings
+    from asrlab.service.usage import ScriptedUsage, WorkersCpuUsage, sampler_for
+
+    assert sampler_for("off", list) is None
+    scripted = sampler_for("scripted:0.2,0.95", list)
+    assert isinstance(scripted, ScriptedUsage) and [scripted.sample() for _ in range(3)] == [
+        0.2, 0.95, 0.95
+    ]  # fmt: skip
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    pids: list[int] = []
+    try:
+        cpu = sampler_for("cpu", lambda: pids)
+        assert isinstance(cpu, WorkersCpuUsage) and cpu.sample() == 0.0  # no worker yet
+        pids.append(spin.pid)
+        cpu.sample()  # a new pid: its measurement starts here
+        time.sleep(0.5)
+        assert cpu.sample() > 0.2  # one core busy of at most a few
+    finally:
+        spin.kill()
+    with pytest.raises(ValueError, match="usage source 'gpu'"):
+        sampler_for("gpu", list)
+    with pytest.raises(ConfigError, match="usage"):
+        ServiceSettings(usage="gpu")

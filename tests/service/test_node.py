@@ -85,3 +85,40 @@ def test_revoke_overdue_cancels_a_and_serves_b(worker_processes: None) -> None:
     assert a.total_s == pytest.approx(HOLD_MAX_S, abs=0.5)  # at hold_max, not at the ASR timeout
     assert a.worker["killed"] and b.status == "ok" and b.text
     assert [e["kind"] for e in result.arbiter_events].count("revoke") == 1
+
+
+def test_a_dropped_loop_reaches_the_client_as_a_notice(worker_processes: None) -> None:
+    """reject_loops through the real worker and node: with a compression-ratio threshold every
+    transcript exceeds, jfk.flac's window counts as a loop and is dropped; the client gets an
+    answer (ok, empty) that says why, as it does for audio the VAD gate did not decode."""
+    from dataclasses import replace
+
+    from asrlab.audio import corpus
+    from asrlab.service.arbiter import ArbiterConfig
+    from asrlab.service.manager import WorkerManager
+    from asrlab.service.node import Node
+    from asrlab.service.realtime import RealtimeArbiter
+    from asrlab.service.worker import WorkerConfig
+
+    chosen = remedy("reject_loops")
+    strict = replace(chosen, decode=replace(chosen.decode, compression_ratio_threshold=0.1))
+    worker = WorkerConfig(model="base", compute_type="int8", policy=strict.policy)
+    with WorkerManager(worker) as manager, RealtimeArbiter(ArbiterConfig()) as arbiter:
+        record = Node(arbiter, manager, strict).run("jfk", corpus.get("jfk").load())
+    assert record.status == "ok" and record.client_error is None and record.text == ""
+    assert record.notice == "unintelligible: window(s) 0 dropped"
+    assert "unintelligible: 1 window(s) dropped" in dict(record.timeline)
+    assert record.row()["notice"] == record.notice
+
+
+def test_the_service_wires_its_usage_sampler_into_the_arbiter(worker_processes: None) -> None:
+    """No GPU here, so the wiring is shown with the scripted sampler: the device reads 95 % busy
+    throughout, so B is refused with the incident's text although no lease is overdue (A is
+    noise, which the gate does not decode, so A holds no lease at all)."""
+    config = ReplayConfig(
+        remedy="vad_gate+hard_kill+no_fallback+beam_5", usage="scripted:0.95", **SCALED
+    )
+    result = replay(config)
+    assert result.a.status == "ok" and result.a.lease_token is None
+    assert result.b.status == "failed"
+    assert result.b.client_error == "GPU lease timeout: GPU_USAGE_HIGH"

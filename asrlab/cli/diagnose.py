@@ -1,0 +1,71 @@
+"""``asrlab diagnose``: your clip at your settings, then every remedy and peer on it."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated
+
+import typer
+
+from asrlab.cli.app import fail
+from asrlab.cli.transcribe import (
+    INCIDENT_NOISE_S,
+    INCIDENT_NOISE_SEED,
+    NoiseSeed,
+    StressLength,
+    _load,
+)
+from asrlab.errors import AsrlabError
+
+
+def diagnose(
+    source: Annotated[
+        str,
+        typer.Argument(help="Audio file, corpus clip id, or stress source (`pink_noise`, ...)."),
+    ],
+    preset: Annotated[
+        str, typer.Option(help="The remedy whose settings you run (`asrlab presets`).")
+    ] = "incident",
+    remedies: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated remedies to try (default: every remedy and peer)."),
+    ] = None,
+    model: Annotated[str, typer.Option(help="base, tiny.en, a model folder.")] = "base",
+    compute_type: Annotated[
+        str, typer.Option(help="int8 (the sweeps'), float32 (the replay's), auto.")
+    ] = "int8",
+    noise_seed: NoiseSeed = INCIDENT_NOISE_SEED,
+    length_s: StressLength = INCIDENT_NOISE_S,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+) -> None:
+    """What would have fixed SOURCE? Its trace at --preset, then every remedy and peer on it:
+    cost, attempts, whether the VAD passes it, what it emits, and a verdict."""
+    from asrlab.analysis.diagnose import diagnose as run
+    from asrlab.audio import corpus
+    from asrlab.decoding.options import preset as decode_preset
+    from asrlab.decoding.trace import render_text
+    from asrlab.lab.summaries import markdown_table
+
+    t0 = time.perf_counter()
+    try:
+        samples, label = corpus.load_source(source, length_s=length_s, noise_seed=noise_seed)
+        names = None if remedies is None else [n.strip() for n in remedies.split(",") if n.strip()]
+        loaded, load_s = _load(model, decode_preset("incident", compute_type=compute_type))
+        found = run(loaded, samples, label=label, base=preset, remedies=names)
+    except AsrlabError as e:
+        fail(e)
+        return
+    wall_s = time.perf_counter() - t0
+    if as_json:
+        blob = {"source": label, "base": preset, "speech_share": found.speech_share}
+        blob |= {"verdict": found.verdict, "rows": found.rows.to_dict(orient="records")}
+        blob["seconds"] = wall_s
+        typer.echo(json.dumps(blob, indent=2, ensure_ascii=False, default=str))
+        return
+    title = f"== {label} | {preset} | {model} {compute_type} | model load {load_s:.1f} s"
+    typer.echo(render_text(found.trace, title=title))
+    typer.echo(f"\n== every remedy and peer on {label} (one row per distinct decode)\n")
+    typer.echo(markdown_table(found.table()))
+    typer.echo(f"\nverdict: {found.verdict}")
+    typer.echo(f"diagnosed in {wall_s:.1f} s ({len(found.rows)} decodes, model load included)")
