@@ -11,12 +11,13 @@ TORCH := torch==2.13.0
 
 .PHONY: reproduce test test-fast lint lab lock clean
 
+# The last step installs the notebooks' kernel, "asrlab": this venv's python, whoever starts
+# Jupyter (papermill too).
 $(STAMP): pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -r requirements/lock.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
-	# The notebooks' kernel, "asrlab": this venv's python, whoever starts Jupyter (papermill too).
 	$(BIN)/python -m ipykernel install --sys-prefix --name asrlab --display-name "asrlab (.venv)"
 	touch $@
 

@@ -238,77 +238,69 @@ def scoreboard_figure(board: Any, title: str = "", floor_ratio_max: float = 1.5)
     """
     import matplotlib.pyplot as plt
     import seaborn as sns
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-    fig, (ax, ax_rtf) = plt.subplots(1, 2, figsize=(15, 6), constrained_layout=True)
+    fig, (ax, ax_rtf) = plt.subplots(
+        1, 2, figsize=(16, max(5.5, 0.42 * len(board) + 2)), constrained_layout=True
+    )
     data = board.assign(
         failure_pct=board["failure_rate"] * 100,
         kind=board["peer"].map({True: "peer", False: "remedy"}),
+        mean_error=board["error_rate_mean"].round(3),
     )
     sns.scatterplot(
         data,
         x="latency_p95_s",
         y="failure_pct",
-        hue="error_rate_mean",
+        hue="mean_error",
         style="kind",
         markers={"remedy": "o", "peer": "D"},
         palette="viridis_r",
         s=90,
         ax=ax,
     )
-    front = data[data["pareto"]].sort_values("latency_p95_s")
-    ax.plot(front["latency_p95_s"], front["failure_pct"], "--", color="#d62728", label="front")
+    # The front is over three measures: circled points, not a line through a 2-D projection.
+    front = data[data["pareto"]]
     ax.scatter(
-        front["latency_p95_s"], front["failure_pct"], s=260, facecolors="none", edgecolors="#d62728"
-    )
-    for _, row in data.iterrows():
+        front["latency_p95_s"], front["failure_pct"], s=260, facecolors="none",
+        edgecolors="#d62728", label="on the front",
+    )  # fmt: skip
+    # Remedies crowd where failures are 0 and latency low: labels are stacked, not overlaid.
+    order = data.sort_values(["failure_pct", "latency_p95_s"]).reset_index(drop=True)
+    for i, row in order.iterrows():
         ax.annotate(
             row["remedy"],
             (row["latency_p95_s"], row["failure_pct"]),
             fontsize=7,
-            xytext=(4, 4),
+            xytext=(6, 6 + 9 * (i % 4)),
             textcoords="offset points",
+            arrowprops={"arrowstyle": "-", "color": "#adb5bd", "lw": 0.5},
         )
+    ax.set_xscale("log")
+    low, high = float(data["latency_p95_s"].min()), float(data["latency_p95_s"].max())
+    ax.set_xticks([t for t in (0.5, 1, 2, 5, 10, 20, 50, 100) if low / 2 <= t <= high * 2])
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set(
-        xlabel="p95 latency (s)",
+        xlabel="p95 latency (s, log scale)",
         ylabel="failed jobs (%)",
-        title="Pareto front: failures, p95 latency, error rate (colour: mean error rate)",
+        title="Pareto front: failures, p95 latency, mean error rate (colour)",
     )
-    order = data.sort_values("floor_ratio_worst")
-    sns.barplot(order, y="remedy", x="floor_ratio_worst", hue="kind", dodge=False, ax=ax_rtf)
+    ax.legend(fontsize=8, loc="upper left")
+    bars = data.sort_values("floor_ratio_worst")
+    colours = {"remedy": "#4c6ef5", "peer": "#f08c00"}
+    sns.barplot(
+        bars, y="remedy", x="floor_ratio_worst", hue="kind", palette=colours, dodge=False,
+        ax=ax_rtf,
+    )  # fmt: skip
     ax_rtf.axvline(floor_ratio_max, ls="--", color="grey", label=f"bar {floor_ratio_max:g}x")
-    ax_rtf.set(
-        xscale="log",
-        xlabel="worst cost against the greedy floor, noise and hard speech (x)",
-        ylabel="",
-    )
+    ax_rtf.set_xscale("log")
+    top = 2 * float(bars["floor_ratio_worst"].max())
+    ax_rtf.set_xticks([t for t in (1, 1.5, 2, 5, 10, 20, 50, 100) if t <= top])
+    ax_rtf.xaxis.set_major_formatter(ScalarFormatter())
+    ax_rtf.xaxis.set_minor_formatter(NullFormatter())
+    ax_rtf.set(xlabel="worst cost against the greedy floor, noise and hard speech (x)", ylabel="")
     ax_rtf.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    return fig
-
-
-def diagnose_figure(rows: Any, title: str = "") -> Figure:
-    """One clip under every distinct decode: its cost against the base's, and what it emitted.
-
-    ``rows`` is `asrlab.analysis.diagnose.Diagnosis.rows` (``remedies``, ``peer``, ``vs_base``,
-    ``attempts``, ``units``); the first row is the base.
-    """
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    data = rows.assign(
-        name=rows["remedies"].str.split(", ").str[0],
-        kind=rows["peer"].map({True: "peer", False: "remedy"}),
-    )
-    height = max(3.0, 0.38 * len(data) + 1.2)
-    fig, (ax, ax_out) = plt.subplots(1, 2, figsize=(13, height), constrained_layout=True)
-    sns.barplot(data, y="name", x="vs_base", hue="kind", dodge=False, ax=ax)
-    ax.axvline(1.0, ls="--", color="grey")
-    for i, row in enumerate(data.itertuples()):
-        ax.annotate(f" {row.attempts} att.", (row.vs_base, i), va="center", fontsize=7)
-    ax.set(xscale="log", xlabel="cost against the base's decode (x, VAD included)", ylabel="")
-    sns.barplot(data, y="name", x="units", hue="kind", dodge=False, legend=False, ax=ax_out)
-    ax_out.set(xlabel="units emitted (words, or characters for zh)", ylabel="")
     if title:
         fig.suptitle(title)
     return fig

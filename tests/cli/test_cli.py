@@ -111,12 +111,12 @@ def test_reproduce_runs_as_a_sweep_and_a_rerun_is_cached(tmp_path: Path, kernels
     args += ["--no-traces", "--out", str(tmp_path / "incident"), "--runs-root", str(tmp_path)]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
-    assert "2 replays in" in first.output and "(2 run, 0 cached)" in first.output
-    assert "== scenario speech" in first.output and "vad_gate" in first.output
+    assert "1 replays in" in first.output and "(1 run, 0 cached)" in first.output
+    assert "== scenario speech" in first.output and "hard_kill" in first.output
     (run,) = (tmp_path / "incident").iterdir()
     manifest = json.loads((run / "sweep.json").read_text())
     assert manifest["state"] == "done" and manifest["n_failed"] == 0
     assert (run / "report.html").exists() and (run / "summary.csv").exists()
     time.sleep(1.1)  # a new run folder's timestamp
     again = runner.invoke(app, args)
-    assert again.exit_code == 0 and "(0 run, 2 cached)" in again.output
+    assert again.exit_code == 0 and "(0 run, 1 cached)" in again.output

@@ -328,10 +328,10 @@ def _started_by(marker: str) -> list[int]:
 
 
 def _interrupt_then_resume(tmp_path: Path, how: signal.Signals) -> None:
-    """Start a three-point sweep, send it ``how`` while its second point runs, find nothing it
-    started alive within 5 s, then finish it with --resume: only the unfinished points run."""
+    """Start a two-point sweep, send it ``how`` while its second point runs, find nothing it
+    started alive within 5 s, then finish it with --resume: only the unfinished point runs."""
     marker = f"ASRLAB_TEST_SWEEP={uuid.uuid4().hex}"
-    path = write_yaml(tmp_path / "three.yaml", grid={"x": [1, 2, 3]}, fixed={"sleep_s": 3.0})
+    path = write_yaml(tmp_path / "two.yaml", grid={"x": [1, 2]}, fixed={"sleep_s": 2.0})
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "asrlab.cli.main", "sweep", str(path), "--out", str(out)]
     cmd += ["--runs-root", str(tmp_path / "runs")]
@@ -358,9 +358,9 @@ def _interrupt_then_resume(tmp_path: Path, how: signal.Signals) -> None:
         [*cmd, "--resume", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=180
     )
     assert resumed.returncode == 0, resumed.stderr
-    assert "3 points: 2 run, 1 cached, 0 failed" in resumed.stdout
+    assert "2 points: 1 run, 1 cached, 0 failed" in resumed.stdout
     assert json.loads((out / "sweep.json").read_text())["state"] == "done"
-    assert len(pd.read_parquet(out / "results.parquet")) == 6 and (out / "report.html").exists()
+    assert len(pd.read_parquet(out / "results.parquet")) == 4 and (out / "report.html").exists()
 
 
 @pytest.mark.timeout(300)
