@@ -306,6 +306,37 @@ def scoreboard_figure(board: Any, title: str = "", floor_ratio_max: float = 1.5)
     return fig
 
 
+def diagnose_figure(rows: Any, title: str = "") -> Figure:
+    """One clip under every distinct decode: its cost against the base's, and what it emitted.
+
+    ``rows`` is `asrlab.analysis.diagnose.Diagnosis.rows` (``remedies``, ``peer``, ``vs_base``,
+    ``attempts``, ``units``); the first row is the base.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    data = rows.assign(
+        name=rows["remedies"].str.split(", ").str[0],
+        kind=rows["peer"].map({True: "peer", False: "remedy"}),
+    )
+    colours = {"remedy": "#4c6ef5", "peer": "#f08c00"}
+    height = max(3.0, 0.38 * len(data) + 1.2)
+    fig, (ax, ax_out) = plt.subplots(1, 2, figsize=(13, height), constrained_layout=True)
+    sns.barplot(data, y="name", x="vs_base", hue="kind", palette=colours, dodge=False, ax=ax)
+    ax.axvline(1.0, ls="--", color="grey")
+    for i, row in enumerate(data.itertuples()):
+        ax.annotate(f" {row.attempts} att.", (row.vs_base, i), va="center", fontsize=7)
+    ax.set(xscale="log", xlabel="cost against the base's decode (x, VAD included)", ylabel="")
+    sns.barplot(
+        data, y="name", x="units", hue="kind", palette=colours, dodge=False, legend=False,
+        ax=ax_out,
+    )  # fmt: skip
+    ax_out.set(xlabel="units emitted (words, or characters for zh)", ylabel="")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def timeouts_figure(table: Any, by: list[str], title: str = "") -> Figure:
     """Per point of a timeouts sweep: the share of jobs that succeeded and the seconds of work
     done after deadlines, side by side (``table``: `asrlab.lab.summaries.timeouts`'s)."""

@@ -104,3 +104,17 @@ def test_every_notebook_writes_under_runs_by_default(path: Path) -> None:
     assert f'paths.output_dir(output_dir, \\"{path.stem}\\")' in path.read_text()  # JSON-escaped
     out = paths.output_dir(None, path.stem)
     assert out == paths.RUNS_DIR / "notebooks" / path.stem and out.is_dir()
+
+
+def test_every_library_call_a_notebook_makes_exists() -> None:
+    """A notebook is only run by the kernel tests; a figure or summary it names that an edit
+    removed from the library is caught here, in the fast tier."""
+    import re
+
+    from asrlab.analysis import figures, scoreboard
+
+    modules = {"figures": figures, "scoreboard": scoreboard}
+    for path in NOTEBOOKS.glob("*.ipynb"):
+        source = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
+        for module, name in re.findall(r"\b(figures|scoreboard)\.(\w+)\(", source):
+            assert hasattr(modules[module], name), f"{path.name}: {module}.{name}"
