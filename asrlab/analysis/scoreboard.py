@@ -95,10 +95,8 @@ def _is_hard(rows: pd.DataFrame) -> pd.Series:
 
 
 def _is_wordless(rows: pd.DataFrame) -> pd.Series:
-    """Audio without words: non-speech classes, and hard speech whose reference is empty."""
-    return rows["audio_class"].isin(NON_SPEECH_CLASSES) | (
-        _is_hard(rows) & (rows["reference"].fillna("x") == "")
-    )
+    """Audio without words: its reference is empty (non-speech, reversed speech; `evaluate`)."""
+    return rows["reference"].fillna("x") == ""
 
 
 def judged(rows: pd.DataFrame, floor: pd.DataFrame | None = None) -> dict[str, float]:

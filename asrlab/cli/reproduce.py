@@ -62,11 +62,11 @@ def reproduce(
 
 def replay_points(
     experiment: str, model: str, remedies: str | None
-) -> tuple[str, dict[str, list[dict[str, Any]]]]:
-    """The experiment's notebook and, per scenario (``"noise"``: job A a stress signal;
-    ``"speech"``: hard speech), one parameter set per remedy, each with ``model``. ``remedies``
-    (comma-separated names or ``all``) replaces the experiment's list; unknown names are
-    refused before anything runs."""
+) -> tuple[Any, dict[str, list[dict[str, Any]]]]:
+    """The experiment (`lab.experiment.Experiment`) and, per scenario (``"noise"``: job A a
+    stress signal; ``"speech"``: hard speech), one parameter set per remedy, each with
+    ``model``. ``remedies`` (comma-separated names or ``all``) replaces the experiment's list;
+    unknown names are refused before anything runs."""
     from asrlab.audio import corpus
     from asrlab.lab.experiment import find_experiment, load_experiment
     from asrlab.service import remedies as presets
@@ -83,7 +83,7 @@ def replay_points(
         source = params.get("a_source", "pink_noise")
         name = "noise" if source in corpus.STRESS_SOURCES else "speech"
         scenarios.setdefault(name, []).append(params)
-    return str(spec.notebook), dict(sorted(scenarios.items(), key=lambda kv: kv[0] != "noise"))
+    return spec, dict(sorted(scenarios.items(), key=lambda kv: kv[0] != "noise"))
 
 
 def _job_a(params: dict[str, Any]) -> tuple[Any, Any]:
@@ -145,28 +145,31 @@ def run_replays(
     (summary.csv beside the sweep's results.parquet, sweep.json and report)."""
     import pandas as pd
 
-    from asrlab.lab.experiment import find_experiment, load_experiment
+    from asrlab.lab.experiment import canonical
     from asrlab.lab.sweep import run_sweep
     from asrlab.service.calibration import scale_for
 
-    notebook, scenarios = replay_points(experiment, model, remedies)
+    spec, scenarios = replay_points(experiment, model, remedies)
     t0 = time.perf_counter()
     measured: dict[str, float | None] = {}
     for scenario, points in scenarios.items():
         measured[scenario] = None if absolute else measure_job_a(points[0], show=traces)
     by_scenario = {
-        name: [params | {"threshold_scale": _scale(measured[name], scale_for)} for params in points]
+        name: [
+            params
+            | {"threshold_scale": 1.0 if measured[name] is None else scale_for(measured[name])}
+            for params in points
+        ]
         for name, points in scenarios.items()
     }
     calibrated = [params for points in by_scenario.values() for params in points]
-    spec = load_experiment(find_experiment(experiment))
-    sweep = _as_sweep(spec, notebook, calibrated)
+    sweep = _as_sweep(spec, calibrated)
     run_dir = out / time.strftime("%Y%m%d-%H%M%S")
     result = run_sweep(sweep, out_dir=run_dir, runs_root=runs_root)
-    by_params = {_key(o.point.params): o for o in result.outcomes}
+    by_params = {canonical(o.point.params): o for o in result.outcomes}
     lines: list[dict[str, Any]] = []
     for scenario, points in by_scenario.items():
-        found = [_line(scenario, by_params[_key(params)], run_dir) for params in points]
+        found = [_line(scenario, by_params[canonical(params)], run_dir) for params in points]
         lines += found
         _print_scenario(scenario, points[0], measured[scenario], found)
     pd.DataFrame(lines).to_csv(run_dir / "summary.csv", index=False)
@@ -178,24 +181,14 @@ def run_replays(
     return run_dir
 
 
-def _as_sweep(spec: Any, notebook: str, points: list[dict[str, Any]]) -> Any:
+def _as_sweep(spec: Any, points: list[dict[str, Any]]) -> Any:
     """The replays as one experiment: every point one entry of a zip over its parameters."""
     from asrlab.lab.experiment import parse_experiment
 
     names = sorted({k for p in points for k in p})
     grid = {"zip": {k: [p.get(k) for p in points] for k in names}}
-    blob = {"name": spec.name, "description": spec.description, "notebook": notebook}
+    blob = {"name": spec.name, "description": spec.description, "notebook": str(spec.notebook)}
     return parse_experiment(blob | {"grid": grid, "timeout_s": spec.timeout_s})
-
-
-def _key(params: dict[str, Any]) -> str:
-    from asrlab.lab.experiment import canonical
-
-    return canonical(params)
-
-
-def _scale(decode_s: float | None, scale_for: Any) -> float:
-    return 1.0 if decode_s is None else float(scale_for(decode_s))
 
 
 def _line(scenario: str, outcome: Any, run_dir: Path) -> dict[str, Any]:

@@ -49,12 +49,6 @@ def point_environ() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in injected or v != str(injected[k])}
 
 
-def use_environ(environ: dict[str, str]) -> None:
-    """Pool-process initializer: the point's kernel inherits ``environ``, nothing else."""
-    os.environ.clear()
-    os.environ.update(environ)
-
-
 def run_point(
     notebook: str, folder: str, params: dict[str, Any], point_id: str, timeout_s: float | None
 ) -> tuple[str | None, float]:
@@ -85,7 +79,6 @@ class PointProcess:
     """
 
     def __init__(self, call: PointCall, environ: dict[str, str] | None = None) -> None:
-        self.call = call
         self.point_id = call[3]
         self.timeout_s = call[4]
         fd, self._result = tempfile.mkstemp(prefix="asrlab-point-", suffix=".pickle")
@@ -131,7 +124,6 @@ class PointProcess:
         self._cleanup()
 
     def _answer(self) -> tuple[str | None, float]:
-        kill_tree(self.proc.pid)  # the point ended; nothing it started may outlive it
         try:
             error, seconds = pickle.loads(Path(self._result).read_bytes())
         except (OSError, EOFError, pickle.UnpicklingError):  # it died before it could answer
