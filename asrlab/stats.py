@@ -2,7 +2,8 @@
 
 Tail percentiles of timings are what a deadline is set from; with tens of runs they are noisy, so
 each comes with a percentile-bootstrap interval (`scipy.stats.bootstrap`), or above
-`LARGE_SAMPLE` values (a simulation's) the exact order-statistic interval.
+`LARGE_SAMPLE` values (a simulation's) the exact order-statistic interval. Accuracy differences
+between two presets are paired (`paired_rate_difference`): the same utterances, resampled together.
 """
 
 from __future__ import annotations
@@ -122,3 +123,71 @@ def _as_array(values: Iterable[float] | np.ndarray) -> np.ndarray:
     """1-D float64 copy of `values` (a generator, a list, a pandas Series or an array)."""
     items = values if isinstance(values, np.ndarray) else list(values)
     return np.asarray(items, dtype=float).ravel()
+
+
+def paired_rate_difference(
+    base_errors: Sequence[float] | np.ndarray,
+    other_errors: Sequence[float] | np.ndarray,
+    ref_len: Sequence[float] | np.ndarray,
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> Estimate:
+    """How much higher `other`'s pooled error rate is than `base`'s on the same utterances.
+
+    The rate is ``sum(errors) / sum(ref_len)`` (a corpus WER or CER, not a mean of rates); the
+    difference is other's minus base's, so a positive value means `other` makes more errors. The
+    interval is a paired percentile bootstrap: utterances are resampled, and each keeps both its
+    decodes, so the interval reflects how the two differ on the same speech, not how hard the
+    speech is. Two decodes that agree on every utterance differ by exactly 0, with no spread.
+
+    Args:
+        base_errors, other_errors: errors (substitutions + deletions + insertions) per utterance.
+        ref_len: reference length (words or characters) per utterance, the same for both.
+
+    Raises:
+        ConfigError: the three differ in length, there are none, a value is negative or not
+            finite, the references are all empty, or `confidence` / `n_resamples` is out of range.
+    """
+    from scipy.stats import bootstrap
+
+    base, other, ref = (_as_array(v) for v in (base_errors, other_errors, ref_len))
+    if not base.size == other.size == ref.size:
+        raise ConfigError(
+            "errors", (base.size, other.size, ref.size), "need one value per utterance in each"
+        )
+    if base.size == 0:
+        raise ConfigError("errors", [], "need at least one utterance")
+    stacked = np.stack([base, other, ref])
+    if not np.isfinite(stacked).all() or (stacked < 0).any():
+        raise ConfigError("errors", "negative or non-finite", "counts must be finite and >= 0")
+    if ref.sum() <= 0:
+        raise ConfigError("ref_len", float(ref.sum()), "the references hold no words")
+    if not 0 < confidence < 1:
+        raise ConfigError("confidence", confidence, "must lie in (0, 1)")
+    if n_resamples < 1:
+        raise ConfigError("n_resamples", n_resamples, "must be >= 1")
+
+    def difference(b: np.ndarray, o: np.ndarray, r: np.ndarray, axis: int = -1) -> np.ndarray:
+        # A resample whose references are all empty has no rate; it counts as no difference.
+        total = r.sum(axis=axis)
+        return (o.sum(axis=axis) - b.sum(axis=axis)) / np.where(total > 0, total, np.inf)
+
+    value = float(difference(base, other, ref))
+    if base.size == 1 or np.array_equal(base, other):
+        return Estimate(value, value, value, int(base.size), confidence)
+    result = bootstrap(
+        (base, other, ref),
+        difference,
+        paired=True,
+        vectorized=True,
+        n_resamples=n_resamples,
+        confidence_level=confidence,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    low, high = result.confidence_interval
+    return Estimate(
+        value, float(min(low, value)), float(max(high, value)), int(base.size), confidence
+    )

@@ -61,9 +61,9 @@ def distinct(base: str, names: Sequence[str] | None = None) -> list[tuple[Remedy
     """The remedies to decode, the base first: one per distinct (decode options, VAD gate),
     each with every name that decodes so, in `REMEDIES` order (``recommended`` rides along)."""
     chosen = [remedy(base)] + [remedy(n) for n in (names or REMEDIES) if n != base]
-    groups: dict[tuple[str, bool], tuple[Remedy, list[str]]] = {}
+    groups: dict[tuple[str, bool, bool], tuple[Remedy, list[str]]] = {}
     for r in chosen:
-        key = (r.decode.config_hash(), r.vad_gate)
+        key = (r.decode.config_hash(), r.vad_gate, r.vad_gate and r.vad_trim)
         if key in groups:
             groups[key][1].append(r.name)
         else:
@@ -102,7 +102,12 @@ def diagnose(
     lines = []
     for r, names in tqdm(groups, desc=f"diagnose {label}", unit="decode", disable=not progress):
         row = evaluate.evaluate(
-            model, r.decode, [(label, samples, None, "")], progress=False, vad_gate=r.vad_gate
+            model,
+            r.decode,
+            [(label, samples, None, "")],
+            progress=False,
+            vad_gate=r.vad_gate,
+            vad_trim=r.vad_trim,
         ).iloc[0]
         if trace is None:  # the base's decode, traced: not decoded twice
             gated_out = bool(row["gated_out"])
@@ -165,3 +170,56 @@ def verdict(rows: pd.DataFrame, speech_share: float, base: str) -> str:
 def _cut(text: Any) -> str:
     text = str(text or "")
     return text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…"
+
+
+def on_references(
+    model: TracedModel,
+    items: Sequence[Any],
+    *,
+    base: str = "incident",
+    remedies: Sequence[str] | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Your labelled set under the base and under each remedy whose decode differs: accuracy
+    compared utterance by utterance (`asrlab.analysis.scoreboard.paired`) and cost.
+
+    Columns (one row per distinct decode, the base first): ``remedies``, ``language``,
+    ``rate`` (pooled WER, or CER for Mandarin), ``d_points`` (the difference to the base, in
+    points) with ``low`` / ``high`` (its paired 95 % interval), ``utterances``, ``job_s`` (all
+    utterances, VAD included) and ``vs_base`` (cost against the base's).
+
+    Raises:
+        ConfigError: an unknown remedy, or no items.
+    """
+    from tqdm import tqdm
+
+    from asrlab.analysis import scoreboard
+
+    if not items:
+        raise ConfigError("items", 0, "the set holds no utterances")
+    groups = distinct(base, remedies)
+    decoded: list[tuple[list[str], pd.DataFrame]] = []
+    for r, names in tqdm(groups, desc="diagnose the set", unit="decode", disable=not progress):
+        rows = evaluate.evaluate(
+            model, r.decode, items, progress=progress, vad_gate=r.vad_gate, vad_trim=r.vad_trim
+        )
+        decoded.append((names, rows))
+    base_rows = decoded[0][1]
+    lines = []
+    for names, rows in decoded:
+        for name, est in scoreboard.paired(rows, base_rows).items():
+            lines.append(
+                {
+                    "remedies": ", ".join(names),
+                    "language": name,
+                    "rate": scoreboard.error_rates(scoreboard.clean_rows(rows))[name],
+                    "d_points": 100 * est.value,
+                    "low": 100 * est.low,
+                    "high": 100 * est.high,
+                    "utterances": est.n,
+                    "job_s": float(rows["job_s"].sum()),
+                }
+            )
+    out = pd.DataFrame(lines)
+    out["vs_base"] = out["job_s"] / out["job_s"].iloc[0]
+    return out

@@ -69,6 +69,7 @@ def evaluate(
     progress: bool = True,
     repeat: int = 0,
     vad_gate: bool = False,
+    vad_trim: bool = True,
 ) -> pd.DataFrame:
     """Decode every item with `config` and return one scored row per item, in item order.
 
@@ -81,7 +82,8 @@ def evaluate(
         progress: show a tqdm progress bar (on stderr).
         repeat: index of this repetition, stamped on the rows, for timings repeated on purpose.
         vad_gate: decode each item as the node's VAD gate would (`asrlab.service.node`): only
-            its speech spans, and nothing when Silero finds none.
+            its speech spans (the whole item with ``vad_trim=False``), and nothing when Silero
+            finds none (`asrlab.audio.vad.gate`).
 
     Raises:
         ConfigError: `items` is empty.
@@ -104,9 +106,9 @@ def evaluate(
         clip_s = len(samples) / SAMPLE_RATE_HZ
         vad_s, gated_out = 0.0, False
         if vad_gate:
-            found = vad.detect(samples)
-            vad_s, gated_out = found.seconds, not found.has_speech
-            samples = vad.keep_speech(samples, found)
+            gated = vad.gate(samples, trim=vad_trim)
+            vad_s, gated_out = gated.found.seconds, gated.samples is None
+            samples = samples[:0] if gated.samples is None else gated.samples
         if gated_out:  # not decoded: the empty transcript a client of the gated node receives
             trace = DecodeTrace(model=model.name, audio_s=0.0, config=asdict(config))
         else:

@@ -443,3 +443,92 @@ def devices_figure(tried: Any, p99_s: float, title: str = "") -> Figure:
     if title:
         fig.suptitle(title)
     return fig
+
+
+# One colour per outcome a client of the replay can get (`asrlab.lab.incident.outcome`).
+OUTCOME_COLOURS = {
+    "ok": "#2b8a3e",
+    "ok, not decoded": "#8ce99a",
+    "ASR timeout": "#c92a2a",
+    "GPU_USAGE_HIGH": "#e8590c",
+    "lease timeout": "#f59f00",
+    "refused at once": "#fcc419",
+    "cancelled": "#7048e8",
+}
+
+
+def replays_figure(replays: Any, title: str = "") -> Figure:
+    """The incident's scenarios side by side, one row per remedy: when each client was
+    answered and with what.
+
+    ``replays`` is `asrlab.lab.incident.replays`' table (``scenario``, ``remedy``, ``A``,
+    ``A s``, ``B``, ``B s``, ``B at s``, ``A deadline s``, ``A overdue at s``,
+    ``threshold_scale``). Per remedy two bars on one clock (seconds since A was received): A's
+    from 0, B's from its arrival, each as long as its client waited and coloured by what it
+    got; a black tick marks A's ASR deadline and a dotted one where A's lease turned overdue,
+    so a refusal of B can be read against them. Each scenario has its own time axis: their
+    thresholds are scaled to different decodes.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    scenarios = sorted(dict.fromkeys(replays["scenario"]), key=lambda s: s != "noise")
+    remedies = list(dict.fromkeys(replays["remedy"]))
+    fig, axes = plt.subplots(
+        1, len(scenarios), figsize=(7.2 * len(scenarios), 1.6 + 0.55 * len(remedies)),
+        sharey=True, squeeze=False, constrained_layout=True,
+    )  # fmt: skip
+    for ax, scenario in zip(axes[0], scenarios, strict=True):
+        rows = replays[replays["scenario"] == scenario].drop_duplicates("remedy")
+        _replay_panel(ax, rows.set_index("remedy"), remedies)
+        scale = rows["threshold_scale"].dropna() if "threshold_scale" in rows else []
+        scaled = f", thresholds x{float(scale.iloc[0]):.3f}" if len(scale) else ""
+        ax.set_title(f"{scenario}: job A {rows['a_source'].iloc[0]}{scaled}", fontsize=10)
+        ax.set_xlabel("seconds since A was received")
+    axes[0][0].set_yticks(range(len(remedies)), remedies, fontsize=9)
+    axes[0][0].invert_yaxis()
+    shown = set(replays["A"].dropna()) | set(replays["B"].dropna())
+    handles = [Patch(color=c, label=k) for k, c in OUTCOME_COLOURS.items() if k in shown]
+    handles += [
+        Line2D([], [], color="black", lw=1.5, label="A's ASR deadline"),
+        Line2D([], [], color="black", lw=1.2, ls=":", label="A's lease overdue"),
+    ]
+    fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 7), fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _replay_panel(ax: Any, rows: Any, remedies: list[str]) -> None:
+    """One scenario's rows: A's bar above B's per remedy, labelled with outcome and seconds."""
+    import math
+
+    def finite(value: Any) -> bool:  # a failed replay has no seconds, a missing column None
+        return isinstance(value, (int, float)) and math.isfinite(value)
+
+    right = 0.0
+    for i, remedy in enumerate(remedies):
+        if remedy not in rows.index:
+            continue
+        row = rows.loc[remedy]
+        for dy, job, start in ((-0.19, "A", 0.0), (0.19, "B", row.get("B at s"))):
+            seconds, label = row.get(f"{job} s"), row.get(job)
+            if not isinstance(label, str):
+                continue
+            if not (finite(seconds) and finite(start)):
+                ax.text(0, i + dy, f" {job}: {label}", va="center", fontsize=8)
+                continue
+            colour = OUTCOME_COLOURS.get(label, "#868e96")
+            ax.barh(i + dy, max(seconds, 0.0), left=start, height=0.34, color=colour)
+            text = f" {job} {label} {seconds:.2f} s"
+            ax.text(start + seconds, i + dy, text, va="center", fontsize=8)
+            right = max(right, start + seconds)
+        for key, style in (("A deadline s", "-"), ("A overdue at s", ":")):
+            at = row.get(key)
+            if finite(at):
+                ax.plot([at, at], [i - 0.42, i + 0.02], color="black", lw=1.4, ls=style)
+                right = max(right, at)
+    ax.set_xlim(0, max(right, 1e-3) * 1.45)  # room for the labels right of the bars
+    ax.grid(axis="x", color="#e9ecef")
+    ax.set_axisbelow(True)

@@ -28,7 +28,7 @@ MANIFEST_PATH = DATA_DIR / "MANIFEST.csv"
 _MIN_INCLUDED_FRACTION = 0.5
 
 # Languages written without spaces between words: their references are joined with "".
-_UNSPACED_LANGUAGES = frozenset({"zh", "ja", "th"})
+UNSPACED_LANGUAGES = frozenset({"zh", "ja", "th"})
 
 
 @dataclass(frozen=True)
@@ -169,8 +169,8 @@ def concat_to_length(
 def _join_references(clips: Sequence[Clip]) -> str:
     parts: list[str] = []
     for i, clip in enumerate(clips):
-        unspaced = clip.language in _UNSPACED_LANGUAGES
-        if i and not (unspaced and clips[i - 1].language in _UNSPACED_LANGUAGES):
+        unspaced = clip.language in UNSPACED_LANGUAGES
+        if i and not (unspaced and clips[i - 1].language in UNSPACED_LANGUAGES):
             parts.append(" ")
         parts.append(clip.reference_text or "")
     return "".join(parts)

@@ -21,9 +21,9 @@ from asrlab.errors import AsrlabError
 
 def diagnose(
     source: Annotated[
-        str,
+        str | None,
         typer.Argument(help="Audio file, corpus clip id, or stress source (`pink_noise`, ...)."),
-    ],
+    ] = None,
     preset: Annotated[
         str, typer.Option(help="The remedy whose settings you run (`asrlab presets`).")
     ] = "incident",
@@ -38,9 +38,30 @@ def diagnose(
     noise_seed: NoiseSeed = INCIDENT_NOISE_SEED,
     length_s: StressLength = INCIDENT_NOISE_S,
     as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+    references: Annotated[
+        str | None,
+        typer.Option(
+            help="Instead of one clip, your labelled folder (clips and references.tsv: id TAB "
+            "text) or a bundled set (`zh_clean_20`): each remedy's accuracy against --preset's "
+            "on the same utterances, with its paired 95 % interval, and its cost."
+        ),
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option(help="The language of --references' folder (zh, en, ...).")
+    ] = None,
+    max_items: Annotated[
+        int | None, typer.Option(help="Only the first N utterances of --references.")
+    ] = None,
 ) -> None:
     """What would have fixed SOURCE? Its trace at --preset, then every remedy and peer on it:
-    cost, attempts, whether the VAD passes it, what it emits, and a verdict."""
+    cost, attempts, whether the VAD passes it, what it emits, and a verdict. With --references,
+    what a remedy costs in accuracy on your own speech (default remedies: recommended, batched)."""
+    if references is not None:
+        _on_references(references, language, max_items, preset, remedies, model, compute_type)
+        return
+    if source is None:
+        fail(AsrlabError("name a SOURCE clip, or a labelled folder with --references"))
+        return
     from asrlab.analysis.diagnose import diagnose as run
     from asrlab.audio import corpus
     from asrlab.decoding.options import preset as decode_preset
@@ -69,3 +90,36 @@ def diagnose(
     typer.echo(markdown_table(found.table()))
     typer.echo(f"\nverdict: {found.verdict}")
     typer.echo(f"diagnosed in {wall_s:.1f} s ({len(found.rows)} decodes, model load included)")
+
+
+def _on_references(
+    references: str,
+    language: str | None,
+    max_items: int | None,
+    base: str,
+    remedies: str | None,
+    model: str,
+    compute_type: str,
+) -> None:
+    from asrlab.analysis.diagnose import on_references
+    from asrlab.audio import evalsets
+    from asrlab.decoding.options import preset as decode_preset
+    from asrlab.lab.summaries import markdown_table
+
+    t0 = time.perf_counter()
+    try:
+        spec = references if language is None else f"{language}:{references}"
+        items = evalsets.parse(spec).items(max_items)
+        names = ["recommended", "batched"] if remedies is None else remedies.split(",")
+        loaded, load_s = _load(model, decode_preset("incident", compute_type=compute_type))
+        table = on_references(loaded, items, base=base, remedies=[n.strip() for n in names])
+    except AsrlabError as e:
+        fail(e)
+        return
+    typer.echo(f"== {spec}: {len(items)} utterances | base {base} | {model} {compute_type}\n")
+    typer.echo(markdown_table(table.round(3)))
+    typer.echo(
+        f"\nd_points: the remedy's error rate minus {base}'s on the same utterances, in points;"
+        " low/high: its paired 95 % bootstrap interval."
+    )
+    typer.echo(f"diagnosed in {time.perf_counter() - t0:.1f} s (model load {load_s:.1f} s)")

@@ -1,5 +1,4 @@
-"""``asrlab models`` and ``asrlab presets``: what this install has and what the presets set.
-"""
+"""``asrlab models`` and ``asrlab presets``: what this install has and what the presets set."""
 
 from __future__ import annotations
 
@@ -34,3 +33,9 @@ def list_presets() -> None:
             if chosen.peer == peer and name != "recommended":
                 typer.echo(f"  {name:<{width}}  {chosen.why}")
     typer.echo(f"\nrecommended = {RECOMMENDED_FROM}\n  why: {RECOMMENDED_WHY}")
+    from asrlab.analysis.scoreboard import bundled_pick, pick_lines
+
+    run, table = bundled_pick()
+    typer.echo(f"  chosen on: {run}")
+    for line in pick_lines(table):
+        typer.echo(f"  {line}")

@@ -6,7 +6,8 @@ alone, as `asrlab explain` does (the trace is printed), and scales every thresho
 (`asrlab.service.calibration`; ``--absolute`` keeps the incident's values); then it replays the
 incident under each remedy as one sweep (`asrlab.lab.sweep`: the points run one at a time, with
 the cache, the run folder, sweep.json, report.html, and so `asrlab compare` of two replays), and
-prints one compact table per scenario with the scale and the values used.
+prints per scenario the scale and one compact table of what became of jobs A and B, within 120
+columns (`asrlab.lab.incident`: the same table opens the run's report.html).
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from asrlab.errors import AsrlabError
 
 RUNS_DIR = Path("runs/incident")
 EXPERIMENT = "incident"  # experiments/incident.yaml
-# What the table shows of each replay's summary line (summary.csv has every column).
-COLUMNS = ("remedy", "A", "A s", "B", "B s", "overdue", "A transcript")
 
 
 def reproduce(
@@ -67,8 +66,8 @@ def replay_points(
     stress signal; ``"speech"``: hard speech), one parameter set per remedy, each with
     ``model``. ``remedies`` (comma-separated names or ``all``) replaces the experiment's list;
     unknown names are refused before anything runs."""
-    from asrlab.audio import corpus
     from asrlab.lab.experiment import find_experiment, load_experiment
+    from asrlab.lab.incident import scenario_of
     from asrlab.service import remedies as presets
 
     spec = load_experiment(find_experiment(experiment))
@@ -80,9 +79,7 @@ def replay_points(
     scenarios: dict[str, list[dict[str, Any]]] = {}
     for params in points:
         presets.remedy(params["remedy"])  # refuse an unknown name before anything runs
-        source = params.get("a_source", "pink_noise")
-        name = "noise" if source in corpus.STRESS_SOURCES else "speech"
-        scenarios.setdefault(name, []).append(params)
+        scenarios.setdefault(scenario_of(params.get("a_source", "pink_noise")), []).append(params)
     return spec, dict(sorted(scenarios.items(), key=lambda kv: kv[0] != "noise"))
 
 
@@ -141,10 +138,12 @@ def run_replays(
     traces: bool = True,
     runs_root: Path = Path("runs"),
 ) -> Path:
-    """Calibrate every scenario, replay them all as one sweep; print and write the summary
-    (summary.csv beside the sweep's results.parquet, sweep.json and report)."""
+    """Calibrate every scenario, replay them all as one sweep; print the answer per scenario
+    and write summary.csv (every column of each replay's line) beside the sweep's
+    results.parquet, sweep.json and report."""
     import pandas as pd
 
+    from asrlab.lab import incident
     from asrlab.lab.experiment import canonical
     from asrlab.lab.sweep import run_sweep
     from asrlab.service.calibration import scale_for
@@ -167,12 +166,13 @@ def run_replays(
     run_dir = out / time.strftime("%Y%m%d-%H%M%S")
     result = run_sweep(sweep, out_dir=run_dir, runs_root=runs_root)
     by_params = {canonical(o.point.params): o for o in result.outcomes}
-    lines: list[dict[str, Any]] = []
-    for scenario, points in by_scenario.items():
-        found = [_line(scenario, by_params[canonical(params)], run_dir) for params in points]
-        lines += found
-        _print_scenario(scenario, points[0], measured[scenario], found)
+    lines = [
+        _line(scenario, by_params[canonical(params)], run_dir)
+        for scenario, points in by_scenario.items()
+        for params in points
+    ]
     pd.DataFrame(lines).to_csv(run_dir / "summary.csv", index=False)
+    typer.echo(incident.terminal(result.results))  # what report.html opens with
     typer.echo(
         f"{len(calibrated)} replays in {time.perf_counter() - t0:.0f} s "
         f"({result.n_run} run, {result.n_cached} cached); executed notebooks, HTML, figures, "
@@ -203,26 +203,3 @@ def _line(scenario: str, outcome: Any, run_dir: Path) -> dict[str, Any]:
     folder = run_dir / "points" / outcome.point.point_id
     rows = pd.read_parquet(folder / "results.parquet").assign(scenario=scenario)
     return {"scenario": scenario} | summary(rows)
-
-
-def _print_scenario(
-    scenario: str, first: dict[str, Any], decode_s: float | None, lines: list[dict[str, Any]]
-) -> None:
-    import pandas as pd
-
-    from asrlab.service.calibration import Thresholds
-
-    a = _replay_config(first)
-    measured = "absolute (--absolute)" if decode_s is None else f"its decode alone {decode_s:.1f} s"
-    typer.echo(f"\n== scenario {scenario}: job A {a.a_source} {a.a_length_s:g} s, {measured}")
-    ok = [line for line in lines if "threshold_scale" in line]
-    if ok:  # the values the first replay ran with, as its rows recorded them
-        values = {k.removeprefix("threshold_"): v for k, v in ok[0].items() if "threshold_" in k}
-        typer.echo(
-            f"   {Thresholds(**values).describe()} (the first remedy's; timeout_60_40 scales its "
-            "own 60 s / 40 s)"
-        )
-    table = pd.DataFrame(lines)
-    shown = [c for c in COLUMNS if c in table]
-    with pd.option_context("display.max_colwidth", 48, "display.width", 250):
-        typer.echo(table[shown].to_string(index=False))

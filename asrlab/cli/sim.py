@@ -67,10 +67,16 @@ def simulate_command(
         Path | None, typer.Option(help="Write rows.parquet and summary.json into this folder.")
     ] = None,
 ) -> None:
-    """Simulate a workload on the service's twin; print the summary a real run prints."""
-    from asrlab.sim.core import SimConfig, simulate
+    """Simulate a workload on the service's twin; print the summary a real run prints.
+
+    The simulation keeps no rows in memory (a day of traffic, 864,000 jobs, in well under 1 GiB):
+    with ``--out`` they are written to rows.parquet as they become final.
+    """
+    import pandas as pd
+
+    from asrlab.sim.core import SimConfig, simulate_summary
     from asrlab.sim.costs import load
-    from asrlab.workload.attribution import format_summary, summarize, summary_frame
+    from asrlab.workload.attribution import format_summary, summarize
     from asrlab.workload.real import run_workload
     from asrlab.workload.traffic import WorkloadConfig
 
@@ -91,20 +97,23 @@ def simulate_command(
             **_mix(mix),
         )
         t0 = time.perf_counter()
+        rows_path = None if out is None else out / "rows.parquet"
         if real:
             if devices != 1:
                 raise ConfigError("devices", devices, "a real run has one device (this machine)")
             workload = WorkloadConfig(
                 **{k: getattr(config, k) for k in WorkloadConfig.__dataclass_fields__}
             )
-            result: Any = run_workload(workload)
+            rows = run_workload(workload).frame()
+            line = summarize(rows)
+            if out is not None:
+                out.mkdir(parents=True, exist_ok=True)
+                rows.to_parquet(out / "rows.parquet")
             what = "real workload"
         else:
             chosen = load(table)
-            result = simulate(config, chosen)
+            line = simulate_summary(config, chosen, rows_path=rows_path).line
             what = f"simulated ({len(chosen)} measured rows from {table or 'the bundled table'})"
-        rows = result.frame()
-        line = summarize(rows)
     except AsrlabError as e:
         fail(e)
         return
@@ -112,16 +121,20 @@ def simulate_command(
     typer.echo(f"{what}: {jobs} jobs at {rate:g}/min on {devices} device(s), {seconds:.1f} s")
     typer.echo(format_summary(line))
     if out is not None:
+        # As `attribution.summary_frame` gives it: the error counts as JSON text.
         out.mkdir(parents=True, exist_ok=True)
-        rows.to_parquet(out / "rows.parquet")
-        blob = summary_frame(rows).iloc[0].to_dict() | {"wall_s": seconds, "real": real}
+        texts = {k: json.dumps(line[k]) for k in ("errors", "error_kinds")}
+        blob = pd.DataFrame([line | texts]).iloc[0].to_dict() | {"wall_s": seconds, "real": real}
         (out / "summary.json").write_text(json.dumps(blob, indent=2, default=str) + "\n")
         typer.echo(f"rows and summary under {out}")
 
 
 def calibrate_command(
     preset: Annotated[
-        list[str], typer.Option(help="Remedy preset(s) to measure (repeat the option).")
+        list[str],
+        typer.Option(
+            "--preset", "--remedy", help="Remedy preset(s) to measure (repeat the option)."
+        ),
     ] = ["incident"],  # noqa: B006 - typer reads the default, it is never mutated
     model: Annotated[str, typer.Option(help="Model to measure.")] = "base",
     compute_type: Annotated[str, typer.Option(help="Its compute type.")] = "float32",
@@ -143,13 +156,33 @@ def calibrate_command(
     merge: Annotated[
         bool, typer.Option(help="Keep OUT's rows of other services (same service: replaced).")
     ] = True,
+    bundled: Annotated[
+        bool,
+        typer.Option(
+            "--bundled",
+            help="Write into the bundled table (asrlab/data/service_times.csv) instead of OUT: "
+            "the remedies' rows are added, or replace those of the same service.",
+        ),
+    ] = False,
 ) -> None:
-    """Measure (or rebuild from a sweep run) the service-time table the simulator draws from."""
+    """Measure (or rebuild from a sweep run) the service-time table the simulator draws from.
+
+    A remedy's costs for the bundled table, measured on this machine in a few minutes (base
+    float32, the production mix, every item alike; docs/results/simulator.md):
+
+        asrlab calibrate --remedy recommended --jobs 36 --bundled
+
+    Rows are keyed by service (model, compute type, decode options' hash, VAD gate), not by the
+    remedy's name: when `recommended` names another remedy, this adds that one's rows and keeps
+    the earlier pick's, which still belong to the remedy it was.
+    """
     import pandas as pd
 
     from asrlab.sim import calibrate, costs
     from asrlab.workload.traffic import WorkloadConfig
 
+    if bundled:
+        out, merge = costs.BUNDLED, True
     try:
         if from_run is not None:
             fresh = costs.from_run(from_run)

@@ -28,9 +28,7 @@ def _load(model_name: str, config: Any) -> tuple[Any, float]:
     from asrlab.decoding.traced import load_model
 
     t0 = time.perf_counter()
-    model = load_model(
-        model_name, compute_type=config.compute_type, cpu_threads=config.cpu_threads
-    )
+    model = load_model(model_name, compute_type=config.compute_type, cpu_threads=config.cpu_threads)
     return model, time.perf_counter() - t0
 
 
@@ -46,12 +44,14 @@ def trace_one(
     show_trace: bool,
     as_json: bool,
     vad_gate: bool = False,
+    vad_trim: bool = True,
     echo: bool = True,
 ) -> dict[str, Any]:
     """Decode one source with a trace; print the report (or JSON); return the JSON form.
 
     ``vad_gate``: as the node under a remedy with the gate, Silero VAD first; no speech, no
-    decode (the result says so), else only the speech spans are decoded. ``echo=False``
+    decode (the result says so), else only the speech spans are decoded (the whole clip with
+    ``vad_trim=False``). ``echo=False``
     prints nothing (a measurement).
     """
     from asrlab import provenance
@@ -62,7 +62,8 @@ def trace_one(
     samples, label = corpus.load_source(source, length_s=length_s, noise_seed=noise_seed)
     gate: dict[str, Any] = {}
     if vad_gate:
-        found = vad.detect(samples)
+        gated = vad.gate(samples, trim=vad_trim)
+        found = gated.found
         gate = {"vad": {"spans": len(found.spans), "speech_s": found.speech_s}}
         gate["vad"]["seconds"] = found.seconds
         if not found.has_speech:
@@ -72,7 +73,7 @@ def trace_one(
             else:
                 typer.echo(f"{label}: no speech found by the VAD gate ({preset_name}): not decoded")
             return result
-        samples = vad.keep_speech(samples, found)
+        samples = samples if gated.samples is None else gated.samples
     trace = model.run(samples, config)
     result = {
         "source": label,
@@ -158,6 +159,7 @@ def transcribe(
             show_trace=trace,
             as_json=as_json,
             vad_gate=chosen is not None and chosen.vad_gate,
+            vad_trim=chosen is None or chosen.vad_trim,
         )
     except AsrlabError as e:
         fail(e)

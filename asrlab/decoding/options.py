@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -38,6 +39,7 @@ NOT_TRANSCRIBE_KWARGS = (
     "reject_loops",
     "fallback_budget",
     "batch_size",
+    "token_budget_per_s",
 )
 # Fields added after configs were hashed, with the default at which the hash leaves them out.
 ADDED_FIELDS: dict[str, object] = {
@@ -47,6 +49,7 @@ ADDED_FIELDS: dict[str, object] = {
     "reject_loops": False,
     "fallback_budget": None,
     "batch_size": 0,
+    "token_budget_per_s": None,
 }
 # What faster-whisper's batched pipeline does not do: it decodes each chunk once, at the first
 # temperature, with no fallback loop and no hallucination-silence pass.
@@ -55,7 +58,15 @@ _NOT_BATCHED = (
     "reject_loops",
     "fallback_budget",
     "hallucination_silence_threshold",
+    "token_budget_per_s",
 )
+# A window's token budget (``token_budget_per_s``): this many tokens, plus the rate times the
+# window's seconds. 16 covers the timestamp pairs and a short phrase of a clip under 2 s.
+TOKEN_BUDGET_BASE = 16
+# faster-whisper keeps the prompt and the new tokens within Whisper's 448-token context; a
+# carried-over prompt is at most 223 tokens, so 224 new ones always fit.
+TOKEN_BUDGET_MAX = 224
+WINDOW_S = 30.0  # Whisper's window: 3000 mel frames of 10 ms
 COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "float16", "float32", "bfloat16")
 
 
@@ -79,6 +90,10 @@ class DecodeConfig:
     silence; ``fallback_budget``: the fallback ladder of a window goes on only while its decode
     time, with the next attempt estimated at the last one's, stays within this multiple of its
     first attempt; then faster-whisper keeps the best attempt by its own rule.
+    ``token_budget_per_s``: each window may emit at most ``TOKEN_BUDGET_BASE`` + this rate x its
+    seconds new tokens (`token_budget`), at most ``TOKEN_BUDGET_MAX``: a repetition loop runs to
+    the 224-token limit, while clean read speech needs about 3 to 5 tokens a second (measured on
+    the bundled sets), so a budget of twice that stops a loop at its cost, not at the limit's.
     ``batch_size`` >= 1 decodes with faster-whisper's `BatchedInferencePipeline` (its own VAD
     chunks, decoded in batches of that size, one attempt each); 0 is the sequential
     ``WhisperModel.transcribe``. ``word_timestamps`` and ``hallucination_silence_threshold`` are
@@ -108,6 +123,7 @@ class DecodeConfig:
     reject_loops: bool = False
     fallback_budget: float | None = None
     batch_size: int = 0
+    token_budget_per_s: float | None = None
 
     def __post_init__(self) -> None:
         # Lists from YAML or JSON become tuples so the config stays hashable and frozen.
@@ -153,6 +169,16 @@ class DecodeConfig:
                 "must be None or >= 1 (a multiple of the window's first attempt)",
             ),
             ("batch_size", self.batch_size >= 0, "must be >= 0 (0: the sequential pipeline)"),
+            (
+                "token_budget_per_s",
+                self.token_budget_per_s is None or self.token_budget_per_s > 0,
+                "must be None or > 0 (tokens per second of the window)",
+            ),
+            (
+                "token_budget_per_s",
+                self.token_budget_per_s is None or self.max_new_tokens is None,
+                "a token budget and max_new_tokens both cap the tokens: set one",
+            ),
         ]
         check_fields(self, checks)
         batched_only = [f for f in _NOT_BATCHED if getattr(self, f) != ADDED_FIELDS[f]]
@@ -165,6 +191,14 @@ class DecodeConfig:
             )
         if self.language is not None and self.language not in LANGUAGE_CODES:
             raise ConfigError("language", self.language, "not a Whisper language code")
+
+    def token_budget(self, window_s: float) -> int | None:
+        """New tokens one window of `window_s` seconds may emit, or None without a budget."""
+        if self.token_budget_per_s is None:
+            return None
+        seconds = min(max(window_s, 0.0), WINDOW_S)
+        budget = TOKEN_BUDGET_BASE + math.ceil(self.token_budget_per_s * seconds)
+        return min(budget, TOKEN_BUDGET_MAX)
 
     def transcribe_kwargs(self) -> dict[str, Any]:
         """Keywords for ``WhisperModel.transcribe``."""

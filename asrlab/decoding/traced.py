@@ -279,6 +279,15 @@ class TracedModel(WhisperModel):
         rec.pending_encode_s = rec.pending_detect_s = 0.0
         rec.raw, rec.over_budget = [], False
         extras = rec.extras
+        budget = None if extras is None else extras.token_budget(rec.trace.audio_s)
+        if budget is not None:
+            # The audio as decoded (after the VAD gate's cut), up to one window: faster-whisper
+            # does not tell this hook where in the audio the window starts, so a later window
+            # of a long clip gets a whole window's budget, at most the 224-token limit.
+            # CTranslate2 stops at (prompt + max_new_tokens) // 2 new tokens (verdicts.py), so
+            # the cap handed to faster-whisper is what makes that equal the budget.
+            cap = min(max(budget, 2 * budget - len(prompt)), self.max_length - len(prompt))
+            options = replace(options, max_new_tokens=cap)
         if extras is not None and extras.fallback_budget is not None:
             budgeted = _BudgetedTemperatures(options.temperatures, rec, extras.fallback_budget)
             options = replace(options, temperatures=budgeted)

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from asrlab.audio import evalsets
 from asrlab.errors import ConfigError
 from asrlab.lab import notebooks, paths
 
@@ -135,6 +136,8 @@ def parse_experiment(
         if n in RUNNER_PARAMETERS:
             raise ConfigError("parameter", n, "set by the sweep runner for each point")
     notebook = _resolve_notebook(spec["notebook"], base_dir)
+    fixed = _resolve_sets(fixed, base_dir or Path.cwd())
+    grid = tuple(tuple(_resolve_sets(a, base_dir or Path.cwd()) for a in axis) for axis in grid)
     description = str(spec.get("description", ""))
     timeout_s = None if timeout_s is None else float(timeout_s)
     return Experiment(name, notebook, grid, dict(fixed), repeats, description, timeout_s, spec)
@@ -175,6 +178,21 @@ def _values(where: str, values: Any) -> list[Any]:
     if not values:
         raise ConfigError(where, values, "an empty list would make an empty sweep")
     return values
+
+
+# Parameters that name audio classes or labelled sets: a folder of your own in them ("zh:PATH")
+# is relative to the experiment file, since each point runs in its own folder.
+SET_PARAMETERS = ("eval_sets", "classes")
+
+
+def _resolve_sets(params: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    out = dict(params)
+    for name in SET_PARAMETERS:
+        if isinstance(out.get(name), list):
+            out[name] = [
+                evalsets.resolved(v, base_dir) if isinstance(v, str) else v for v in out[name]
+            ]
+    return out
 
 
 def _resolve_notebook(value: str, base_dir: Path | None) -> Path:

@@ -1,9 +1,9 @@
 """What a person opens after a run: report.md and report.html, and the comparison written into them.
 
-A sweep's report (`write_reports`) has its counts, one line per point, the section across points
-(`asrlab.lab.summaries`) and every PNG figure; `asrlab compare` adds its table as a section of run
-B's report (`write_comparison`). Links are relative, so a run folder can be moved, zipped or served
-as it is.
+A sweep's report (`write_reports`) opens with its answer, the section across points that the
+notebook names (`asrlab.lab.summaries`), and only then shows the machinery: its counts, one line
+per point and every PNG figure. `asrlab compare` adds its table as a section of run B's report
+(`write_comparison`). Links are relative, so a run folder can be moved, zipped or served as it is.
 """
 
 from __future__ import annotations
@@ -23,18 +23,19 @@ if TYPE_CHECKING:
     from asrlab.lab.sweep import SweepResult
 
 
+# The answer first: a reader opens the report for what the sweep found, not for how it ran.
 REPORT = """# Sweep {e.name}
+{answer}
+## The sweep
 
 {e.description}
 
 Notebook `{e.notebook}`; {r.wall_s:.1f} s wall, jobs {r.jobs}.
 
-## Summary
-
 | points | run | cached | failed |
 |---|---|---|---|
 | {n} | {r.n_run} | {r.n_cached} | {r.n_failed} |
-{across}
+
 ## Points
 
 | point | repeat | parameters | status | cached | seconds | error |
@@ -48,30 +49,50 @@ Notebook `{e.notebook}`; {r.wall_s:.1f} s wall, jobs {r.jobs}.
 
 
 def write_reports(experiment: Experiment, result: SweepResult) -> None:
-    """report.md and report.html (the same text): counts, one line per point, every PNG figure.
+    """report.md and report.html (the same text): the answer across points, then the counts,
+    one line per point and every PNG figure.
 
     Links are relative, so the run folder can be moved, zipped or served as it is.
     """
     points, figures = [], []
+    varying = _varying(result)
     for o in result.outcomes:
         folder = f"points/{o.point.point_id}"
-        params = ", ".join(f"{k}={cell(v)}" for k, v in o.point.params.items())
+        params = ", ".join(f"{k}={_shown(v)}" for k, v in o.point.params.items())
         link = f"[{o.point.point_id}]({folder}/executed.html)"
         cells = [link, o.point.repeat, params, o.status, o.cached, f"{o.point_seconds:.1f}"]
         cells.append(o.error or "")
         points.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+        label = ", ".join(f"{k}={_shown(o.point.params.get(k))}" for k in varying)
+        label = f" ({label})" if label else ""
         for png in sorted((result.out_dir / folder).rglob("*.png")):
             src = png.relative_to(result.out_dir).as_posix()
-            figures.append(f"### {o.point.point_id}: {png.name}\n\n![{png.name}]({src})\n")
+            head = f"### {o.point.point_id}{label}: {png.name}"
+            figures.append(f"{head}\n\n![{png.name}]({src})\n")
     from asrlab.lab.summaries import across_points
 
     lists = {"points": "\n".join(points), "figures": "\n".join(figures)}
     name = notebooks.summary_name(experiment.notebook)
     summary = across_points(name, result.results, result.out_dir)
-    lists["across"] = f"\n## Across points\n\n{summary}\n" if summary else ""
+    lists["answer"] = f"\n## Answer\n\n{summary.rstrip()}\n" if summary else ""
     text = REPORT.format(e=experiment, r=result, n=len(result.outcomes), **lists)
     (result.out_dir / "report.md").write_text(text, encoding="utf-8")
     (result.out_dir / "report.html").write_text(report_html(text, experiment.name), "utf-8")
+
+
+def _shown(value: Any) -> Any:
+    """A parameter as a reader wants it: a calibrated 0.6756201860000004 as 0.6756."""
+    return f"{value:.4g}" if isinstance(value, float) else cell(value)
+
+
+def _varying(result: SweepResult) -> list[str]:
+    """The parameters whose values differ between points: what tells one point's figure from
+    another's (a point id does not)."""
+    seen: dict[str, set[str]] = {}
+    for o in result.outcomes:
+        for k, v in o.point.params.items():
+            seen.setdefault(k, set()).add(str(_shown(v)))
+    return [k for k, values in seen.items() if len(values) > 1]
 
 
 # One small stylesheet for every page the lab writes: readable text, tables that line up, figures

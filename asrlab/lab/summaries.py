@@ -54,9 +54,7 @@ def audio_length(results: pd.DataFrame, out_dir: Path) -> str:
 
     rows = _ok(results)
     columns = ["rtf", "n_segments", "windows", "window_s", "attempts_per_window", "error_rate"]
-    table = (
-        rows.groupby(["condition", "language", "length_s"])[columns].median().reset_index()
-    )
+    table = rows.groupby(["condition", "language", "length_s"])[columns].median().reset_index()
     fig = figures.length_figure(rows, title="cost against audio length")
     fig.savefig(out_dir / "audio_length.png", dpi=110)
     table.to_csv(out_dir / "audio_length_table.csv", index=False)
@@ -111,7 +109,20 @@ def remedies(results: pd.DataFrame, out_dir: Path) -> str:
     return text
 
 
+def incident(results: pd.DataFrame, out_dir: Path) -> str:
+    """The incident replayed: per scenario the scale and one compact table of what became of
+    jobs A and B under each remedy (`asrlab.lab.incident`, as `asrlab reproduce` prints it),
+    then one figure of both scenarios side by side."""
+    from asrlab.analysis import figures
+    from asrlab.lab import incident as answer
+
+    lines = answer.replays(results)
+    figures.replays_figure(lines).savefig(out_dir / "incident.png", dpi=100)
+    return answer.markdown(lines, figure="incident.png")
+
+
 SUMMARIES: dict[str, Callable[[pd.DataFrame, Path], str]] = {
+    "incident": incident,
     "beam_size": beam_size,
     "audio_length": audio_length,
     "timeouts": timeouts,

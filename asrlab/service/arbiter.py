@@ -282,8 +282,10 @@ class LeaseArbiter:
             expected = 0.0
         if expected <= remaining:
             return None
+        # What the client reads: "inf ms" says nothing a person can act on.
+        wait = "unbounded (a lease is overdue)" if math.isinf(expected) else f"{expected:.0f} ms"
         return (
-            f"GPU lease refused: expected wait {expected:.0f} ms exceeds the remaining "
+            f"GPU lease refused: expected wait {wait} exceeds the remaining "
             f"deadline {remaining:.0f} ms"
         )
 

@@ -170,17 +170,19 @@ class Node:
 
     def _vad(self, record: JobRecord, samples: np.ndarray) -> np.ndarray | None:
         """Run VAD (always measured, as in production); with the gate, decode only speech."""
-        result = vad.detect(samples, self.vad_config, self.vad_backend)
-        record.vad_spans, record.vad_s = len(result.spans), result.seconds
+        gated = vad.gate(
+            samples, trim=self.remedy.vad_trim, config=self.vad_config, backend=self.vad_backend
+        )
+        record.vad_spans, record.vad_s = len(gated.found.spans), gated.found.seconds
         record.mark("VAD done")
         if not self.remedy.vad_gate:
             return samples
-        if not result.has_speech:
+        if gated.samples is None:
             record.notice = "no speech"
             record.mark("no speech: not decoded")
             record.mark("result delivered")
             return None
-        return vad.keep_speech(samples, result)
+        return gated.samples
 
     def _lease_and_transcribe(self, record: JobRecord, samples: np.ndarray, deadline: float):
         asked = time.monotonic()

@@ -56,7 +56,7 @@ def calibrate(
             replace(config, mix=(item,), n_jobs=per_item, seed=seed + k),
             rate_per_min=rate_per_min,
             progress=progress,
-            measured_by=f"calibrate seed={seed + k}",
+            measured_by=f"calibrate seed={seed + k} remedy={config.remedy}",
         )
         for k, item in enumerate(config.mix)
     ]

@@ -19,7 +19,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from asrlab.errors import ConfigError
-from asrlab.sim.core import SimConfig, simulate
+from asrlab.sim.core import SimConfig, simulate, simulate_summary
 from asrlab.sim.costs import Sampler
 from asrlab.workload.attribution import summarize
 from asrlab.workload.traffic import WorkloadConfig
@@ -152,7 +152,7 @@ def grid(
     out = []
     for name, rate, timeout in tqdm(points, desc="capacity grid", disable=not progress):
         config = replace(base, remedy=name, rate_per_min=rate, asr_timeout_s=timeout)
-        line = simulate(config, table, progress=False).summary()
+        line = simulate_summary(config, table, progress=False).line
         out.append({"rate_per_min": rate, "asr_timeout_s": timeout} | _flat(line))
     return pd.DataFrame(out)
 
@@ -179,7 +179,7 @@ def devices_needed(
     def meets(devices: int) -> bool:
         if devices not in tried:
             config = replace(base, rate_per_min=rate_per_min, devices=devices, clients=4 * devices)
-            line = simulate(config, table, progress=False).summary()
+            line = simulate_summary(config, table, progress=False).line
             tried[devices] = {"devices": devices} | _flat(line)
         row = tried[devices]
         return row["latency_p99_s"] <= p99_s and row["success_rate"] >= min_success

@@ -21,6 +21,10 @@ It answers what no 2-core machine can by brute force ("how many devices keep p99
 Service times are never invented: each job's VAD and worker seconds are resampled from a table
 of measured jobs (`asrlab.sim`). The rows come out with the columns of a real
 workload's rows, so `asrlab.workload.attribution.summarize` prints the same summary for both.
+
+`simulate` keeps every row and event (`SimResult`); `simulate_summary` keeps none, streaming each
+job's row into a tally and, if asked, a parquet file (`asrlab.sim.results`), so that a week of
+traffic fits the machine: memory holds a few numbers per job, not its row.
 """
 
 from __future__ import annotations
@@ -30,12 +34,12 @@ import gc
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import simpy
-from simpy.resources.resource import Request
 from tqdm import tqdm
 
 from asrlab.checks import Check, check_fields, positive, whole
@@ -44,9 +48,11 @@ from asrlab.service import policy as policies
 from asrlab.service.arbiter import OVERDUE_REASON, ArbiterConfig, LeaseArbiter, timeout_reason
 from asrlab.service.remedies import Remedy
 from asrlab.sim import costs
-from asrlab.workload.attribution import attribute, summarize
-from asrlab.workload.sources import planned_audios
-from asrlab.workload.traffic import PlannedJob, WorkloadConfig, plan
+from asrlab.sim import jobs as joblist
+from asrlab.sim.results import Attributor, Collector, RowsWriter, Tally
+from asrlab.sim.slots import Slots
+from asrlab.workload.attribution import summarize
+from asrlab.workload.traffic import PlannedJob, WorkloadConfig
 
 _EPS_MS = 1e-6  # float slack when comparing simulated instants in ms
 
@@ -83,9 +89,9 @@ class SimConfig(WorkloadConfig):
         return cls(**(fields | changes))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Job:
-    """One job's state while it is simulated (ends as a results row)."""
+    """One job's state while it is simulated (ends as a results row, and is dropped)."""
 
     plan: PlannedJob
     vad_s: float
@@ -101,16 +107,25 @@ class _Job:
     given_up: bool = False  # its caller was answered at the deadline while the worker ran on
     cancel: simpy.Event | None = None  # triggered by a revocation of its lease
     row: dict[str, Any] = field(default_factory=dict)
+    # Who still writes its row: its caller, and a worker decoding on after the caller gave up
+    # (legacy: it records the late result when it ends). At 0 the row is final.
+    open: int = 1
 
 
 class _Device:
     """One device: the real arbiter core on simulated time, and one worker."""
 
-    def __init__(self, env: simpy.Environment, index: int, config: ArbiterConfig) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        index: int,
+        config: ArbiterConfig,
+        events: list[dict[str, Any]] | None,
+    ) -> None:
         self.env, self.index = env, index
         self.core = LeaseArbiter(config)
-        self.worker = simpy.Resource(env, capacity=1)
-        self.in_flight = 0
+        self.attributor = Attributor(index, self.core.events, events)
+        self.worker = Slots(env, capacity=1)
         self.changed = env.event()  # succeeds (and is replaced) whenever the arbiter changes
         self.holders: dict[int, _Job] = {}  # lease token -> job, for revocation
         self._tick_ms: float | None = None  # the due the ticker is armed for
@@ -175,11 +190,34 @@ class SimResult:
         return summarize(self.frame())
 
 
+@dataclass(frozen=True)
+class SimSummary:
+    """A simulation's outcome without its rows (`simulate_summary`): the summary line, and the
+    parquet file the rows were written to, if any."""
+
+    config: SimConfig
+    line: dict[str, Any]
+    rows_path: Path | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """The line `SimResult.summary` gives for the same run (a copy)."""
+        return dict(self.line)
+
+
 class Simulation:
-    """One run of the model; use `simulate`."""
+    """One run of the model; use `simulate` or `simulate_summary`.
+
+    ``keep`` keeps every row and event (`run` returns them); without it `run_summary` streams
+    them (memory: a few numbers per job).
+    """
 
     def __init__(
-        self, config: SimConfig, table: pd.DataFrame, jobs: Sequence[PlannedJob] | None = None
+        self,
+        config: SimConfig,
+        table: pd.DataFrame,
+        jobs: Sequence[PlannedJob] | None = None,
+        *,
+        keep: bool = True,
     ) -> None:
         self.config = config
         self.remedy: Remedy = config.effective_remedy()
@@ -190,8 +228,16 @@ class Simulation:
             acquire_timeout_ms=config.acquire_timeout_ms,
             policy=self.remedy.arbiter_policy,
         )
-        self.devices = [_Device(self.env, i, arbiter) for i in range(config.devices)]
-        self.clients = simpy.Resource(self.env, capacity=config.clients)
+        # A kept run's events, per device: `SimResult.events` lists device 0's, then 1's, ...
+        self._events: list[list[dict[str, Any]]] | None = None
+        if keep:
+            self._events = [[] for _ in range(config.devices)]
+        self.devices = [
+            _Device(self.env, i, arbiter, None if self._events is None else self._events[i])
+            for i in range(config.devices)
+        ]
+        self._in_flight = [0] * config.devices  # jobs per device, for the least loaded
+        self.clients = Slots(self.env, capacity=config.clients)
         self.sampler = costs.Sampler(
             table,
             model=config.model,
@@ -204,60 +250,65 @@ class Simulation:
         if config.draw_seed is not None:
             streams = np.random.SeedSequence([config.seed, config.draw_seed]).spawn(2)
         draws_rng, self.respawn_rng = (np.random.default_rng(s) for s in streams)
-        self.jobs = self._draw(tuple(jobs) if jobs is not None else plan(config), draws_rng)
+        self.jobs = joblist.planned(config) if jobs is None else joblist.from_planned(jobs)
+        self.costs = joblist.draw(self.jobs, self.sampler, draws_rng)
         self.done = 0
-
-    def _draw(self, planned: tuple[PlannedJob, ...], rng: np.random.Generator) -> list[_Job]:
-        """Each job's costs, drawn for all jobs of one mix item at once (fast for 100,000)."""
-        if [p.index for p in planned] != list(range(len(planned))):
-            raise ConfigError("jobs", len(planned), "indices must be 0..n-1 in arrival order")
-        jobs: list[_Job | None] = [None] * len(planned)
-        by_item: dict[Any, list[PlannedJob]] = {}
-        for p in planned:
-            by_item.setdefault(p.item, []).append(p)
-        for item, members in by_item.items():
-            audio = planned_audios(item, [p.job_seed for p in members])
-            d = self.sampler.draw(item.source, item.length_s, len(members), rng, audio)
-            drawn = (
-                d.vad_s.tolist(), d.speech.tolist(), d.service_s.tolist(), d.stops_s,
-                d.sampled.tolist(),
-            )  # fmt: skip
-            for p, *cost in zip(members, *drawn, strict=True):
-                jobs[p.index] = _Job(p, *cost)
-        return [j for j in jobs if j is not None]
+        self.common = {"remedy": self.remedy.name, "simulated": True} | config.row()
+        self._sinks: list[Collector | Tally | RowsWriter] = []
 
     def run(self, *, progress: bool = True) -> SimResult:
+        """Simulate, keeping every row and event (a `Simulation` made with ``keep``)."""
+        if self._events is None:
+            raise ConfigError("keep", False, "a run that keeps nothing has no rows: run_summary")
+        kept = Collector(len(self.jobs), self.common)
+        self._run([kept], progress)
+        events = tuple(e for mine in self._events for e in mine)
+        return SimResult(self.config, kept.frame(), events)
+
+    def run_summary(self, *, rows_path: Path | str | None = None, progress: bool = True):
+        """Simulate, keeping a tally and no rows; each row to ``rows_path`` (parquet) if given."""
+        tally = Tally(len(self.jobs), self.remedy.name)
+        writer = None if rows_path is None else RowsWriter(rows_path, self.common)
+        self._run([tally] if writer is None else [tally, writer], progress)
+        path = None if writer is None else writer.close()
+        return SimSummary(self.config, tally.summary(), path)
+
+    def _run(self, sinks: list[Collector | Tally | RowsWriter], progress: bool) -> None:
+        self._sinks = sinks
         env = self.env
         env.process(self._arrivals())
         n = len(self.jobs)
         step = max(1, n // 100)
+        arrivals = self.jobs.arrival_s
         with tqdm(total=n, unit="job", desc="simulate", disable=not progress) as bar:
             for i in range(step, n, step):  # run in slices up to an arrival: a live progress bar
-                env.run(until=max(env.now, self.jobs[i].plan.arrival_s) + 1e-9)
+                env.run(until=max(env.now, float(arrivals[i])) + 1e-9)
                 bar.update(self.done - bar.n)
             env.run()
             bar.update(self.done - bar.n)
-        rows, events = self._rows_and_events()
-        return SimResult(self.config, rows, tuple(events))
 
     # --- processes ------------------------------------------------------------------------
 
     def _arrivals(self) -> Iterator[simpy.Event]:
-        for job in self.jobs:
-            delay = job.plan.arrival_s - self.env.now
+        env = self.env
+        # A job's objects are made as it arrives and dropped once its row is final.
+        for planned, *drawn in self.costs.each(self.jobs, self.sampler):
+            delay = planned.arrival_s - env.now
             if delay > 0:
-                yield self.env.timeout(delay)
-            self.env.process(self._job(job))
+                yield env.timeout(delay)
+            env.process(self._job(_Job(planned, *drawn)))
 
     def _job(self, job: _Job) -> Iterator[simpy.Event]:
         env = self.env
-        with self.clients.request() as taken:
-            yield taken
+        yield self.clients.request()
+        try:
             job.received = env.now
             job.deadline = env.now + self.remedy.asr_timeout_s
-            device = min(self.devices, key=lambda d: d.in_flight)
-            job.device = device.index
-            device.in_flight += 1
+            # The least loaded device, the first of equals (min's rule, without a call per device)
+            loads = self._in_flight
+            job.device = loads.index(min(loads))
+            device = self.devices[job.device]
+            loads[job.device] += 1
             row = job.row
             row |= {"status": "ok", "client_error": None, "error_type": None}
             row |= {"lease_token": None, "lease_wait_s": None, "lease_hold_max_s": None}
@@ -270,11 +321,14 @@ class Simulation:
             except AsrlabError as e:
                 row |= {"status": "failed", "client_error": str(e), "error_type": type(e).__name__}
             finally:
-                device.in_flight -= 1
+                loads[job.device] -= 1
             answered = env.now - job.received
             wait = job.received - job.plan.arrival_s
             row |= {"total_s": answered, "client_wait_s": wait, "latency_s": wait + answered}
             self.done += 1
+            self._close(job)
+        finally:
+            self.clients.release()
 
     def _lease_and_transcribe(self, device: _Device, job: _Job) -> Iterator[simpy.Event]:
         env = self.env
@@ -290,6 +344,7 @@ class Simulation:
             "lease_wait_s": granted - asked,
             "lease_hold_max_s": lease.hold_max_ms / 1000.0,
         }
+        device.attributor.granted(job.plan.job_id, job.row["lease_hold_max_s"])
         device.holders[lease.token] = job
         job.cancel = env.event()
         try:
@@ -341,14 +396,14 @@ class Simulation:
         row |= {"worker_killed": False, "worker_respawn_s": None}
         assert job.cancel is not None
         revocable = self.remedy.arbiter_policy == "revoke_overdue"  # else cancel never fires
-        slot = device.worker.request()
-        if not slot.triggered:  # the worker is busy: wait for it, the deadline or a revocation
+        slot = device.worker.take()
+        if slot is not None:  # the worker is busy: wait for it, the deadline or a revocation
             waits: list[simpy.Event] = [slot, job.cancel] if revocable else [slot]
             if deadline is not None:
                 waits.append(env.timeout(max(0.0, deadline - env.now)))
             yield env.any_of(waits)
             if not slot.triggered:  # expired or cancelled while queued: never reached a worker
-                slot.cancel()
+                device.worker.cancel(slot)
                 if job.cancel.triggered:
                     raise JobCancelled(job.plan.job_id, job.cancel.value)
                 raise self._timeout(job, submitted, timeout_s, "queued")
@@ -368,26 +423,29 @@ class Simulation:
         yield ran | job.cancel if revocable else ran
         if job.cancel.triggered and env.now < finish:  # revoked: the worker is killed now
             cancelled = JobCancelled(job.plan.job_id, job.cancel.value)
-            raise self._kill(device, slot, job, deadline, cancelled)
+            raise self._kill(device, job, deadline, cancelled)
         if finish == kill_at and kill_at < end:
             expired = self._timeout(job, submitted, timeout_s, "running")
-            raise self._kill(device, slot, job, deadline, expired)
+            raise self._kill(device, job, deadline, expired)
         if env.now < finish:
             job.given_up = True
+            job.open += 1  # the worker records its late result into the row when it ends
             late = env.timeout(finish - env.now)
-            late.callbacks.append(lambda _: self._done(device, slot, job, deadline))
+            late.callbacks.append(lambda _: self._done(device, job, deadline))
             raise self._timeout(job, submitted, timeout_s, "running")
-        self._done(device, slot, job, deadline)
+        self._done(device, job, deadline)
         if stop_at is not None and finish == stop_at:
             row["worker_status"] = "partial"  # stopped cooperatively: what it decoded
 
-    def _done(self, device: _Device, slot: Request, job: _Job, deadline: float | None) -> None:
+    def _done(self, device: _Device, job: _Job, deadline: float | None) -> None:
         """The worker finished a decode (its caller answered, or given up on: legacy)."""
         device.stale_model = job.sampled
-        device.worker.release(slot)
+        device.worker.release()
         if deadline is not None and self.env.now > deadline:
             job.row["worker_work_after_deadline_s"] = self.env.now - deadline
         job.row["worker_late_result"] = job.given_up
+        if job.given_up:
+            self._close(job)
 
     def _stop_at(self, job: _Job, end: float, deadline: float | None) -> float | None:
         if not policies.stops_cooperatively(self.remedy.policy):
@@ -407,7 +465,6 @@ class Simulation:
     def _kill(
         self,
         device: _Device,
-        slot: Request,
         job: _Job,
         deadline: float | None,
         error: AsrlabError,
@@ -421,7 +478,7 @@ class Simulation:
         respawn = self.sampler.respawn(self.respawn_rng)
         row["worker_respawn_s"] = respawn
         device.stale_model = False  # a new process loads the model afresh
-        self.env.timeout(respawn).callbacks.append(lambda _: device.worker.release(slot))
+        self.env.timeout(respawn).callbacks.append(lambda _: device.worker.release())
         return error
 
     def _timeout(self, job: _Job, submitted: float, timeout_s: float, where: str) -> AsrTimeout:
@@ -430,36 +487,24 @@ class Simulation:
 
     # --- results --------------------------------------------------------------------------
 
-    def _rows_and_events(self) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-        """Rows like a real workload's, attributed per device against that device's events.
-
-        Built column by column: 100,000 rows of 45 keys each cost seconds as dicts.
-        """
-        jobs = self.jobs
-        frame = pd.DataFrame.from_records([job.row for job in jobs])
-        per_job: dict[str, list[Any]] = {
-            "job_id": [j.plan.job_id for j in jobs],
-            "job_index": [j.plan.index for j in jobs],
-            "arrival_s": [j.plan.arrival_s for j in jobs],
-            "started_s": [j.received for j in jobs],
-            "mix_source": [j.plan.item.source for j in jobs],
-            "mix_length_s": [j.plan.item.length_s for j in jobs],
-            "vad_s": [j.vad_s for j in jobs],
-            "service_s": [j.service_s for j in jobs],
-            "device": [j.device for j in jobs],
-        }
-        common = {"remedy": self.remedy.name, "simulated": True} | self.config.row()
-        rows = frame.assign(**per_job, **common, attribution=None, blamed=None)
-        events: list[dict[str, Any]] = []
-        for device in self.devices:
-            mine = [vars(e) | {"device": device.index} for e in device.core.events]
-            events += mine
-            at = rows["device"] == device.index
-            if at.any():
-                blame = attribute(rows[at], mine)
-                rows.loc[at, "attribution"] = blame["attribution"]
-                rows.loc[at, "blamed"] = blame["blamed"]
-        return rows, events
+    def _close(self, job: _Job) -> None:
+        """One writer of ``job``'s row is done; at the last, the row goes to the sinks."""
+        job.open -= 1
+        if job.open:
+            return
+        row, p = job.row, job.plan
+        attributor = self.devices[job.device].attributor  # every job is sent to a device
+        verdict = attributor.verdict(p.job_id, row["status"], row["error_type"])
+        per_job: tuple[Any, ...] | None = None
+        for sink in self._sinks:
+            if isinstance(sink, Tally):
+                sink.add(p.index, row, p.job_id, verdict[0])
+                continue
+            per_job = per_job or (
+                p.job_id, p.index, p.arrival_s, job.received, p.item.source, p.item.length_s,
+                job.vad_s, job.service_s, job.device,
+            )  # fmt: skip
+            sink.add(p.index, row, per_job, verdict)
 
 
 def simulate(
@@ -472,10 +517,26 @@ def simulate(
     """Simulate `config` with service times drawn from `table` (default: the bundled one).
 
     ``jobs`` replaces the seeded plan with hand-placed jobs (as the replay places its two).
+    Every row and arbiter event is kept: for a day of traffic use `simulate_summary`.
     """
     table = costs.load() if table is None else table
     with _without_cycle_collection():
         return Simulation(config, table, jobs).run(progress=progress)
+
+
+def simulate_summary(
+    config: SimConfig,
+    table: pd.DataFrame | None = None,
+    *,
+    rows_path: Path | str | None = None,
+    progress: bool = True,
+) -> SimSummary:
+    """`simulate`'s summary line without keeping its rows: memory does not grow with the rows
+    (864,000 jobs: a few numbers each), and ``rows_path`` gets them as parquet, in chunks."""
+    table = costs.load() if table is None else table
+    with _without_cycle_collection():
+        simulation = Simulation(config, table, keep=False)
+        return simulation.run_summary(rows_path=rows_path, progress=progress)
 
 
 @contextlib.contextmanager

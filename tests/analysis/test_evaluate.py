@@ -150,6 +150,24 @@ def test_evaluate_scores_speech_and_non_speech(tiny_en: TracedModel) -> None:
     assert (df["windows"] == 1).all() and (df["attempts"] >= 1).all()
 
 
+def test_the_gate_that_does_not_trim_decodes_speech_as_without_a_gate(
+    tiny_en: TracedModel,
+) -> None:
+    """`vad_trim=False` (the `vad_skip` gate) only decides: speech with quiet around it decodes
+    exactly as ungated, while the trimming gate decodes its spans (a different, shorter clip)."""
+    jfk = corpus.get("jfk")
+    quiet = np.zeros(3 * 16_000, dtype=np.float32)
+    padded = np.concatenate([quiet, jfk.load(), quiet])
+    items = [corpus.AudioItem("clean_en/jfk", padded, jfk.reference_text, "en")]
+    config = preset("faster_whisper_default", beam_size=1, temperature=(0.0,))
+    ungated = evaluate(tiny_en, config, items, progress=False).iloc[0]
+    whole = evaluate(tiny_en, config, items, progress=False, vad_gate=True, vad_trim=False)
+    trimmed = evaluate(tiny_en, config, items, progress=False, vad_gate=True).iloc[0]
+    assert whole.iloc[0]["hypothesis"] == ungated["hypothesis"]
+    assert whole.iloc[0]["audio_s"] == ungated["audio_s"] == pytest.approx(17.0)
+    assert trimmed["audio_s"] < 16.0 and not trimmed["gated_out"]
+
+
 def test_evaluate_refuses_no_items(tiny_en: TracedModel) -> None:
     with pytest.raises(ConfigError):
         evaluate(tiny_en, DecodeConfig(), [], progress=False)

@@ -56,7 +56,10 @@ def test_summaries_table_and_guard(tmp_path) -> None:
 
     frame = pd.DataFrame({"a": [1.0, math.nan], "b": ["x|y", "z"]})
     assert summaries.markdown_table(frame).splitlines() == [
-        "| a | b |", "|---|---|", "| 1 | x\\|y |", "| - | z |"
+        "| a | b |",
+        "|---|---|",
+        "| 1 | x\\|y |",
+        "| - | z |",
     ]
     failed = pd.DataFrame({"status": ["failed"]})
     assert summaries.across_points("beam_size", failed, tmp_path) is None
@@ -99,22 +102,28 @@ def test_judged_splits_the_corpus_by_what_each_clip_holds() -> None:
 
 
 def _board(lines: list[tuple]) -> pd.DataFrame:
+    """Scoreboard lines; the paired columns give each language the same difference and upper end."""
     cols = [
-        "remedy", "peer", "failure_rate", "latency_p95_s", "error_rate_mean", "wer_en", "cer_zh",
+        "remedy", "peer", "failure_rate", "latency_p95_s", "error_rate_mean", "d", "d_high",
         "floor_ratio_worst", "emitted_per_clip",
     ]  # fmt: skip
-    return pd.DataFrame(lines, columns=cols)
+    board = pd.DataFrame(lines, columns=cols)
+    for name in ("wer_en", "cer_zh"):
+        board[f"d_{name}"], board[f"d_{name}_high"] = board["d"], board["d_high"]
+    return board.drop(columns=["d", "d_high"])
 
 
 BOARD = _board(
     [
-        ("incident", False, 0.5, 30.0, 0.40, 0.05, 0.10, 9.0, 6.0),
-        ("batched", True, 0.0, 4.0, 0.45, 0.08, 0.12, 0.8, 3.0),
-        ("good", False, 0.0, 3.0, 0.40, 0.055, 0.105, 1.4, 1.0),
-        ("slow", False, 0.0, 3.0, 0.40, 0.05, 0.10, 1.6, 1.0),  # floor ratio over 1.5
-        ("sloppy", False, 0.0, 3.0, 0.40, 0.07, 0.10, 1.0, 1.0),  # WER 2 points worse
-        ("chatty", False, 0.0, 3.0, 0.40, 0.05, 0.10, 1.0, 4.0),  # emits more than batched
-        ("dominated", False, 0.1, 5.0, 0.50, 0.05, 0.10, 1.0, 1.0),  # batched beats it on all
+        ("incident", False, 0.5, 30.0, 0.40, 0.0, 0.0, 9.0, 6.0),
+        ("batched", True, 0.0, 4.0, 0.45, 0.02, 0.03, 0.8, 3.0),
+        ("good", False, 0.0, 3.0, 0.40, 0.004, 0.012, 1.4, 1.0),
+        ("cheap", False, 0.0, 3.0, 0.40, 0.0, 0.0, 1.2, 1.0),  # passes, and cheaper than good
+        ("slow", False, 0.0, 3.0, 0.40, 0.0, 0.0, 1.6, 1.0),  # floor ratio over 1.5
+        ("sloppy", False, 0.0, 3.0, 0.40, 0.02, 0.03, 1.0, 1.0),  # 2 points worse
+        ("unsure", False, 0.0, 3.0, 0.40, 0.004, 0.02, 1.0, 1.0),  # point fine, interval wide
+        ("chatty", False, 0.0, 3.0, 0.40, 0.0, 0.0, 1.0, 4.0),  # emits more than batched
+        ("dominated", False, 0.1, 5.0, 0.50, 0.0, 0.0, 1.0, 1.0),  # batched beats it on all
     ]
 )
 
@@ -123,11 +132,13 @@ BOARD = _board(
     ("name", "failed"),
     [
         ("good", set()),
+        ("cheap", set()),
         ("slow", {"ok_floor"}),
-        ("sloppy", {"ok_clean"}),
+        ("sloppy", {"ok_accuracy"}),
+        ("unsure", {"ok_accuracy"}),
         ("chatty", {"ok_emitted"}),
         ("dominated", {"ok_front"}),
-        ("incident", {"ok_floor", "ok_emitted"}),  # its own base: clean differences are 0
+        ("incident", {"ok_floor", "ok_emitted"}),  # its own base: differences are 0
     ],
 )
 def test_bars_name_each_bar_a_remedy_misses(name: str, failed: set[str]) -> None:
@@ -135,10 +146,48 @@ def test_bars_name_each_bar_a_remedy_misses(name: str, failed: set[str]) -> None
     oks = {c for c in judged.columns if c.startswith("ok_")}
     assert {c for c in oks if not judged.loc[name, c]} == failed
     assert judged.loc[name, "passes"] == (not failed)
+    assert (scoreboard.misses(judged.loc[name]) == "") == (not failed)
 
 
 def test_bars_favour_the_first_that_passes_and_leave_out_the_peers() -> None:
     judged = scoreboard.bars(BOARD)
-    assert judged["remedy"].iloc[0] == "good" and "batched" not in set(judged["remedy"])
+    assert list(judged["remedy"].iloc[:2]) == ["cheap", "good"]  # the cheapest that passes
+    assert "batched" not in set(judged["remedy"])
     with pytest.raises(Exception, match="batched"):
         scoreboard.bars(BOARD[BOARD["remedy"] != "batched"])
+
+
+def test_where_none_passes_the_cheapest_that_keeps_the_accuracy_is_favoured() -> None:
+    """Issue 20: no remedy clears every bar, so the pick is the cheapest accurate one."""
+    board = BOARD[BOARD["remedy"].isin(["incident", "batched", "slow", "sloppy", "chatty"])]
+    judged = scoreboard.bars(board)
+    assert list(judged["remedy"]) == ["chatty", "slow", "incident", "sloppy"]
+    assert scoreboard.misses(judged.iloc[0]) == "+1.0 units per wordless clip beyond the peer's"
+    assert scoreboard.misses(judged.iloc[1]) == "cost 1.60x the greedy floor (bar 1.5x)"
+    assert "accuracy +2.00 points, upper end +3.00" in scoreboard.misses(judged.iloc[3])
+
+
+def test_a_board_without_paired_columns_keeps_no_accuracy() -> None:
+    board = BOARD.drop(columns=[c for c in BOARD.columns if c.startswith("d_")])
+    judged = scoreboard.bars(board).set_index("remedy")
+    assert not judged.loc["good", "ok_accuracy"] and judged.loc["incident", "ok_accuracy"]
+
+
+def _clean(spec: list[tuple]) -> pd.DataFrame:
+    """Clean rows (item_id, language, errors, ref_len)."""
+    rows = pd.DataFrame(spec, columns=["item_id", "language", "errors", "ref_len"])
+    rows["audio_class"] = rows["item_id"].str.partition("/")[0]
+    return rows.assign(reference="x")
+
+
+def test_paired_compares_the_same_utterances_per_language() -> None:
+    base = _clean([("s/a", "en", 1, 10), ("s/b", "en", 0, 10), ("z/c", "zh", 2, 20)])
+    other = _clean([("s/b", "en", 1, 10), ("s/a", "en", 1, 10), ("z/c", "zh", 2, 20)])
+    found = scoreboard.paired(other, base)
+    assert found["wer_en"].value == pytest.approx(0.05) and found["wer_en"].n == 2
+    assert found["cer_zh"].value == 0.0 and found["cer_zh"].high == 0.0
+    columns = scoreboard.paired_columns(other, base)
+    assert columns["d_wer_en"] == pytest.approx(0.05) and columns["n_zh"] == 1
+    assert math.isnan(scoreboard.paired_columns(other, None)["d_wer_en"])
+    with pytest.raises(Exception, match="same ones"):
+        scoreboard.paired(other.iloc[:2], base)

@@ -245,3 +245,16 @@ def test_torch_threads_restored_in_process(results: dict) -> None:
     vad.detect(corpus.get("jfk").load(), backend="torch")
     vad.frame_probs(np.ones(1000, np.float32) * 0.01, "torch")
     assert torch.get_num_threads() == before
+
+
+def test_the_gate_decides_and_trims_only_when_asked() -> None:
+    """`vad.gate`, the one gate of the node, evaluate and the CLI: no speech, nothing to decode;
+    speech, its spans (trim) or the clip as it came (no trim)."""
+    quiet = np.zeros(3 * SAMPLE_RATE_HZ, dtype=np.float32)
+    jfk = np.concatenate([quiet, corpus.get("jfk").load(), quiet])
+    trimmed, whole = vad.gate(jfk), vad.gate(jfk, trim=False)
+    assert trimmed.found.has_speech and trimmed.samples is not None
+    assert np.array_equal(trimmed.samples, vad.keep_speech(jfk, trimmed.found))
+    assert len(trimmed.samples) < len(jfk) and whole.samples is jfk
+    silent = vad.gate(white_noise(3.0, seed=0), trim=False)
+    assert silent.samples is None and not silent.found.has_speech

@@ -113,10 +113,17 @@ def test_reproduce_runs_as_a_sweep_and_a_rerun_is_cached(tmp_path: Path, kernels
     assert first.exit_code == 0, first.output
     assert "1 replays in" in first.output and "(1 run, 0 cached)" in first.output
     assert "== scenario speech" in first.output and "hard_kill" in first.output
+    out = first.output  # the answer: from the first scenario to the count of replays
+    answer = out[out.index("== scenario") : out.index("1 replays in")].splitlines()
+    assert "the incident's thresholds, not scaled" in answer[1]  # --absolute
+    assert answer[2].startswith("remedy ") and answer[2].endswith("B's text")  # the header
+    assert max(map(len, answer)) <= 120  # English transcripts: one column per character
     (run,) = (tmp_path / "incident").iterdir()
     manifest = json.loads((run / "sweep.json").read_text())
     assert manifest["state"] == "done" and manifest["n_failed"] == 0
-    assert (run / "report.html").exists() and (run / "summary.csv").exists()
+    page = (run / "report.html").read_text()
+    assert page.index("<h2>Answer</h2>") < page.index("<h2>The sweep</h2>")  # the answer first
+    assert (run / "incident.png").exists() and (run / "summary.csv").exists()
     time.sleep(1.1)  # a new run folder's timestamp
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and "(0 run, 1 cached)" in again.output

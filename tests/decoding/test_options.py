@@ -79,6 +79,9 @@ def test_a_field_added_at_its_default_keeps_every_earlier_hash() -> None:
             {"batch_size": 4, "word_timestamps": True, "hallucination_silence_threshold": 2.0},
             "hallucination_silence_threshold",
         ),
+        ({"token_budget_per_s": 0.0}, "token_budget_per_s"),
+        ({"token_budget_per_s": 6.0, "max_new_tokens": 100}, "token_budget_per_s"),
+        ({"batch_size": 4, "token_budget_per_s": 6.0}, "token_budget_per_s"),
     ],
 )
 def test_the_lab_fields_refuse_what_cannot_run(fields: dict, bad: str) -> None:
@@ -99,6 +102,7 @@ def test_the_lab_fields_are_not_transcribe_keywords_and_keep_old_hashes() -> Non
         "reject_loops": True,
         "fallback_budget": 3.0,
         "batch_size": 4,
+        "token_budget_per_s": 6.0,
     }
     for field, value in changed.items():
         assert field in ADDED_FIELDS
@@ -108,7 +112,7 @@ def test_the_lab_fields_are_not_transcribe_keywords_and_keep_old_hashes() -> Non
                 overrides["temperature"] = (0.0,)
             assert preset("incident", **overrides).config_hash() != base.config_hash(), field
     kwargs = preset("incident", reject_loops=True, fallback_budget=2.0).transcribe_kwargs()
-    assert not {"reject_loops", "fallback_budget", "batch_size"} & set(kwargs)
+    assert not {"reject_loops", "fallback_budget", "batch_size", "token_budget_per_s"} & set(kwargs)
     silence = preset("incident", word_timestamps=True, hallucination_silence_threshold=2.0)
     assert silence.transcribe_kwargs()["hallucination_silence_threshold"] == 2.0
 
@@ -117,3 +121,20 @@ def test_the_batched_peer_is_sized_for_the_cores() -> None:
     from asrlab.decoding.options import batch_size_for
 
     assert [batch_size_for(n) for n in (1, 2, 8)] == [2, 4, 16]
+
+
+@pytest.mark.parametrize(
+    ("per_s", "window_s", "budget"),
+    [
+        (None, 11.2, None),  # no budget
+        (6.0, 11.2, 16 + 68),  # the incident's clip: 84 tokens, not the loop's 224
+        (6.0, 0.0, 16),
+        (6.0, -1.0, 16),  # a window cannot be shorter than nothing
+        (6.0, 30.0, 16 + 180),
+        (6.0, 75.0, 16 + 180),  # one window is at most 30 s
+        (10.0, 30.0, 224),  # never past the 224-token limit
+        (0.5, 3.0, 16 + 2),  # rounded up
+    ],
+)
+def test_the_token_budget_of_a_window(per_s: float | None, window_s: float, budget) -> None:
+    assert DecodeConfig(token_budget_per_s=per_s).token_budget(window_s) == budget

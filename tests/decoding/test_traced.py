@@ -261,3 +261,34 @@ def test_hallucination_silence_decodes_with_word_timings(base_model: TracedModel
     trace = base_model.run(samples, remedy("hallucination_silence").decode)
     assert trace.text and trace.config["word_timestamps"]
     assert trace.config["hallucination_silence_threshold"] == 2.0
+
+
+def test_the_token_budget_stops_a_loop_at_the_windows_budget(base_model: TracedModel) -> None:
+    """Issue 20's `token_budget`: the incident's beam loops on 11 s of noise to the 224-token
+    limit; with 6 tokens a second the same attempt stops at 16 + 66 = 82 tokens, and clean
+    speech, which needs about 3 a second, decodes exactly as without the budget."""
+    noise = white_noise(11.0, seed=1)
+    greedy_loop = preset("incident", temperature=(0.0,))
+    [loop] = base_model.run(noise, greedy_loop).attempts
+    [bounded] = base_model.run(noise, replace(greedy_loop, token_budget_per_s=6.0)).attempts
+    assert loop.hit_token_limit and loop.tokens == loop.token_limit == 224
+    assert bounded.hit_token_limit and bounded.tokens == bounded.token_limit == 82
+    jfk = corpus.get("jfk").load()
+    budgeted = remedy("token_budget").decode
+    assert base_model.run(jfk, budgeted).text == base_model.run(jfk, preset("incident")).text
+
+
+def test_no_repeat_5_keeps_the_beam_out_of_a_loop(base_model: TracedModel) -> None:
+    """Issue 20's `no_repeat_5`: beam 5 on Mandarin under pink noise at -10 dB repeats "-4" to
+    the token limit; forbidden to repeat any 5 tokens, the same beam ends in a few dozen, and
+    clean speech decodes as without it."""
+    [hard] = corpus.class_audio("hard_speech", max_items=1)
+    beam = preset("incident", beam_size=5, temperature=(0.0,))
+    [loop] = base_model.run(hard.samples, beam).attempts
+    [kept] = base_model.run(hard.samples, replace(beam, no_repeat_ngram_size=5)).attempts
+    assert loop.hit_token_limit and not kept.hit_token_limit and kept.tokens < loop.tokens / 4
+    jfk = corpus.get("jfk").load()
+    assert (
+        base_model.run(jfk, remedy("no_repeat_5").decode).text
+        == base_model.run(jfk, preset("incident")).text
+    )

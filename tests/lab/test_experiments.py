@@ -52,7 +52,7 @@ def test_smoke_sweep_runs_with_tiny_parameters(tmp_path: Path, kernels: None) ->
     clean = table[table["audio_class"] == "clean_en"]
     assert (clean["error_rate"] < 0.2).all()
     report = (result.out_dir / "report.md").read_text()
-    assert "## Across points" in report and "| clean_en | 1 |" in report
+    assert "## Answer" in report and "| clean_en | 1 |" in report
     assert (result.out_dir / "beam_size.png").stat().st_size > 10_000
     again = run_sweep(experiment, runs_root=tmp_path, progress=False)
     assert (again.n_run, again.n_cached) == (0, 2)
@@ -73,8 +73,9 @@ def test_remedies_notebook_scores_each_remedy(tmp_path: Path, kernels: None) -> 
     names = ["incident", "vad_gate", "batched"]
     params = {
         "model": "tiny.en", "compute_type": "int8", "worker_threads": 1, "n_jobs": 3,
-        "rate_per_min": 60.0, "clients": 2, "mix": TINY_MIX, "clean_items": 1, "hard_items": 1,
+        "rate_per_min": 60.0, "clients": 2, "mix": TINY_MIX, "clean_items": 2, "hard_items": 1,
         "noise_items": 1, "remedies": names, "output_dir": str(tmp_path),
+        "eval_sets": ["librispeech_test_other_100"], "long_form": False,
     }  # fmt: skip
     notebooks.execute("05_remedies", tmp_path, params)
     board = pd.read_parquet(tmp_path / "results.parquet")
@@ -90,8 +91,11 @@ def test_remedies_notebook_scores_each_remedy(tmp_path: Path, kernels: None) -> 
     assert noise["gated_out"].all() and (noise["hyp_words"] == 0).all()
     jobs = pd.read_parquet(tmp_path / "jobs.parquet")
     assert len(jobs) == len(names) * 3 and set(jobs["audio_class"]) <= {"speech", "pink_noise"}
-    bars = pd.read_csv(tmp_path / "bars.csv")
-    assert set(bars["remedy"]) == {"incident", "vad_gate"}  # the peer is the bar, not a candidate
+    # Accuracy is paired with the incident preset's on the same two utterances.
+    assert board["n_en"].tolist() == [2, 2, 2] and board["d_wer_en"].iloc[0] == 0.0
+    pick = pd.read_csv(tmp_path / "pick.csv")
+    assert set(pick["remedy"]) == {"incident", "vad_gate"}  # the peer is the bar, not a candidate
+    assert {"misses", "accuracy_upper", "d_wer_en_high"} <= set(pick.columns)
     assert (tmp_path / "scoreboard.png").stat().st_size > 10_000
 
 

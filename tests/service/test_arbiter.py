@@ -120,8 +120,18 @@ CHAIN = [
             (0, "A", "granted", None),
             (10_000, "B", "refused", f"{REFUSED} 10000 ms exceeds the remaining deadline 3000 ms"),
             (15_000, "C", "wait", "HIGH_PRESSURE"),
-            (21_000, "C", "refused", f"{REFUSED} inf ms exceeds the remaining deadline 19000 ms"),
-            (21_000, "D", "refused", f"{REFUSED} inf ms exceeds the remaining deadline 30000 ms"),
+            (
+                21_000,
+                "C",
+                "refused",
+                f"{REFUSED} unbounded (a lease is overdue) exceeds the remaining deadline 19000 ms",
+            ),
+            (
+                21_000,
+                "D",
+                "refused",
+                f"{REFUSED} unbounded (a lease is overdue) exceeds the remaining deadline 30000 ms",
+            ),
             (21_000, "E", "wait", "GPU_USAGE_HIGH"),
         ],
         A_GRANTED

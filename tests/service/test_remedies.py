@@ -27,7 +27,45 @@ DECODE = {
         "reject_loops": True,
         "reuse_language_encoding": True,
     },
+    # Issue 20: the beam kept, what a loop costs bounded.
+    "no_repeat_5": {"no_repeat_ngram_size": 5, "beam_size": 10},
+    "token_budget": {"token_budget_per_s": 6.0, "beam_size": 10},
+    **{
+        f"vad_gate+hard_kill+reject_loops+beam_5+{bound}+reuse_encoding": {
+            "temperature": (0.0,),
+            "beam_size": 5,
+            "reject_loops": True,
+            "reuse_language_encoding": True,
+            "no_repeat_ngram_size": 5 if "no_repeat_5" in bound else 0,
+            "token_budget_per_s": 6.0 if "token_budget" in bound else None,
+        }
+        for bound in ("no_repeat_5", "token_budget", "no_repeat_5+token_budget")
+    },
+    **{
+        f"vad_skip+hard_kill+reject_loops+beam_{beam}+token_budget+reuse_encoding": {
+            "temperature": (0.0,),
+            "beam_size": beam,
+            "reject_loops": True,
+            "reuse_language_encoding": True,
+            "token_budget_per_s": 6.0,
+        }
+        for beam in (5, 10)
+    },
 }
+
+
+@pytest.mark.parametrize(
+    ("name", "gate", "trim"),
+    [
+        ("incident", False, True),
+        ("vad_gate", True, True),
+        ("vad_skip", True, False),  # decides, does not cut
+        ("vad_skip+hard_kill+reject_loops+beam_5+token_budget+reuse_encoding", True, False),
+        ("vad_skip+hard_kill+reject_loops+beam_10+token_budget+reuse_encoding", True, False),
+    ],
+)
+def test_the_gate_of_each_preset(name: str, gate: bool, trim: bool) -> None:
+    assert (remedy(name).vad_gate, remedy(name).vad_trim) == (gate, trim)
 
 
 @pytest.mark.parametrize(("name", "fields"), DECODE.items())
@@ -54,3 +92,18 @@ def test_recommended_is_the_named_remedy_under_another_name() -> None:
     for part in ("decode", "policy", "vad_gate", "arbiter_policy", "asr_timeout_s", "result_mode"):
         assert getattr(picked, part) == getattr(named, part), part
     assert remedies.RECOMMENDED_FROM in picked.why and "docs/results/remedies.md" in picked.why
+
+
+def test_the_pick_is_the_first_row_of_the_bundled_pick_table(tmp_path) -> None:
+    """`recommended` is data the scoreboard wrote (asrlab/data/pick.csv), not a typed name: its
+    first row, a remedy that exists and is no peer; the header says which run chose it."""
+    from asrlab.analysis import scoreboard
+
+    run, table = scoreboard.bundled_pick()
+    assert run.startswith("asrlab sweep experiments/") and "code " in run
+    assert tuple(table.columns) == scoreboard.PICK_COLUMNS
+    assert table["remedy"].iloc[0] == remedies.RECOMMENDED_FROM != "incident"
+    assert not remedy(remedies.RECOMMENDED_FROM).peer
+    other = tmp_path / "pick.csv"
+    other.write_text("# a run\nremedy,passes\nvad_gate,True\nincident,False\n", encoding="utf-8")
+    assert remedies._picked(other) == "vad_gate"
