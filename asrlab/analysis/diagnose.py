@@ -63,7 +63,7 @@ def distinct(base: str, names: Sequence[str] | None = None) -> list[tuple[Remedy
     chosen = [remedy(base)] + [remedy(n) for n in (names or REMEDIES) if n != base]
     groups: dict[tuple[str, bool, bool], tuple[Remedy, list[str]]] = {}
     for r in chosen:
-        key = (r.decode.config_hash(), r.vad_gate, r.vad_gate and r.vad_trim)
+        key = r.decodes_as()
         if key in groups:
             groups[key][1].append(r.name)
         else:

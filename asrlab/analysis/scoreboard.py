@@ -259,7 +259,7 @@ def run(
     for r in tqdm(chosen, desc="remedies", unit="remedy", disable=not progress):
         result = run_workload(replace(workload, remedy=r.name), progress=False)
         frame = result.frame()
-        key = _decode_key(r)
+        key = r.decodes_as()
         if key not in scored:
             # The floor is decoded again next to each remedy's corpus, not once at the start,
             # so that a machine slowing down in the middle of the run moves both alike.
@@ -279,7 +279,7 @@ def run(
         }
         lines.append(line)
         jobs.append(frame)
-    by_name = {r.name: scored[_decode_key(r)][0] for r in chosen}
+    by_name = {r.name: scored[r.decodes_as()][0] for r in chosen}
     base_rows = by_name.get(base)
     for line in lines:
         line |= paired_columns(by_name[line["remedy"]], base_rows)
@@ -287,11 +287,6 @@ def run(
     board["pareto"] = pareto_front(board, PARETO_COLUMNS)
     acc = [f for pair in scored.values() for f in pair if f is not None]
     return board, pd.concat(jobs, ignore_index=True), pd.concat(acc, ignore_index=True)
-
-
-def _decode_key(r: Remedy) -> tuple[str, bool, bool]:
-    """What a remedy decodes as: its options, and the gate (trimming or not) before them."""
-    return r.decode.config_hash(), r.vad_gate, r.vad_gate and r.vad_trim
 
 
 def _stressed(audio_class: str) -> bool:
@@ -368,7 +363,7 @@ def misses(line: pd.Series) -> str:
     """What a `bars` row misses, by how much, in words ("" when it passes every bar)."""
     out = []
     if not line["ok_floor"]:
-        out.append(f"cost {line['floor_ratio']:.2f}x the greedy floor (bar {FLOOR_RATIO_MAX}x)")
+        out.append(f"cost {line['floor_ratio']:.3f}x the greedy floor (bar {FLOOR_RATIO_MAX}x)")
     if not line["ok_accuracy"]:
         out.append(
             f"accuracy {100 * line['accuracy_point']:+.2f} points, upper end "
@@ -466,7 +461,7 @@ def pick_lines(table: pd.DataFrame) -> list[str]:
                 )
         verdict = "passes every bar" if row["passes"] else f"misses: {row['misses']}"
         out.append(
-            f"{row['remedy']}\n    cost {row['floor_ratio']:.2f}x floor; {'; '.join(accuracy)}; "
+            f"{row['remedy']}\n    cost {row['floor_ratio']:.3f}x floor; {'; '.join(accuracy)}; "
             f"emitted {row['emitted_vs_peer']:+.1f} vs batched; {verdict}"
         )
     return out

@@ -90,7 +90,19 @@ def capacity(results: pd.DataFrame, out_dir: Path) -> str:
 
 
 def remedies(results: pd.DataFrame, out_dir: Path) -> str:
-    """The scoreboard of every point (one per remedy list), best first."""
+    """The answer first: the pick table (each remedy against the bars, its paired accuracy and
+    what it misses; the first row is the pick), then the scoreboard, best first."""
+    text = ""
+    if {"d_wer_en", "d_cer_zh"} <= set(results.columns):
+        from asrlab.analysis import scoreboard
+
+        rows = _ok(results)
+        if {"incident", "batched"} <= set(rows["remedy"]):
+            text += "The pick (first row) against the bars:\n\n"
+            text += "\n".join(
+                f"- {line}" for line in scoreboard.pick_lines(scoreboard.pick_table(rows))
+            )
+            text += "\n\n"
     columns = [
         "remedy", "peer", "failure_rate", "latency_p95_s", "rtf_worst_noise", "rtf_worst_hard",
         "floor_ratio_worst", "wer_en", "cer_zh", "error_hard", "emitted_per_clip",
@@ -98,7 +110,7 @@ def remedies(results: pd.DataFrame, out_dir: Path) -> str:
     ]  # fmt: skip
     rows = _ok(results)
     table = rows[[c for c in columns if c in results]]
-    text = markdown_table(table.sort_values(["failure_rate", "latency_p95_s"]))
+    text += markdown_table(table.sort_values(["failure_rate", "latency_p95_s"]))
     needed = {"remedy", "peer", "failure_rate", "latency_p95_s", "error_rate_mean", "pareto"}
     if needed | {"floor_ratio_worst"} <= set(rows.columns):
         from asrlab.analysis import figures

@@ -48,6 +48,11 @@ class Remedy:
     vad_trim: bool = True
     peer: bool = False
 
+    def decodes_as(self) -> tuple[str, bool, bool]:
+        """What the remedy decodes as: its options' hash and the gate before them (trimming or
+        not); remedies that differ only in the service (timeouts, the arbiter) share it."""
+        return self.decode.config_hash(), self.vad_gate, self.vad_gate and self.vad_trim
+
     def row(self) -> dict[str, Any]:
         """Flat fields for a results table (the decode config is nested under ``decode``)."""
         return {k: v for k, v in asdict(self).items() if k != "decode"} | {

@@ -265,12 +265,19 @@ class Simulation:
         events = tuple(e for mine in self._events for e in mine)
         return SimResult(self.config, kept.frame(), events)
 
-    def run_summary(self, *, rows_path: Path | str | None = None, progress: bool = True):
+    def run_summary(
+        self, *, rows_path: Path | str | None = None, progress: bool = True
+    ) -> SimSummary:
         """Simulate, keeping a tally and no rows; each row to ``rows_path`` (parquet) if given."""
         tally = Tally(len(self.jobs), self.remedy.name)
-        writer = None if rows_path is None else RowsWriter(rows_path, self.common)
-        self._run([tally] if writer is None else [tally, writer], progress)
-        path = None if writer is None else writer.close()
+        if rows_path is None:
+            self._run([tally], progress)
+            return SimSummary(self.config, tally.summary())
+        writer = RowsWriter(rows_path, self.common)
+        try:
+            self._run([tally, writer], progress)
+        finally:
+            path = writer.close()  # what was written stays readable, whatever happened
         return SimSummary(self.config, tally.summary(), path)
 
     def _run(self, sinks: list[Collector | Tally | RowsWriter], progress: bool) -> None:

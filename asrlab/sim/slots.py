@@ -1,12 +1,13 @@
 """`simpy.Resource`'s grants, in its order, for less work: the clients and each worker.
 
 A `simpy.Resource` request is an event object with a queue entry and two callbacks, and its
-release another; at a day's 864,000 jobs the two took about a quarter of a run. `Slots` grants
-the same requests at the same event steps with plain events, and leaves out one step: that of a
-request granted at once to a taker that goes on without waiting on it (`take`), which SimPy
-schedules and then processes with nothing to run. A release still schedules the step at which
-the head of the queue is looked at again, as SimPy's release event does: skipping it when
-nobody is queued would move a grant when two releases and a queued request fall on one instant.
+release another: 12 % of a simulation's time in a profile, the steps of their events aside.
+`Slots` grants the same requests at the same event steps with plain events, and leaves out one
+step: that of a request granted at once to a taker that goes on without waiting on it (`take`),
+which SimPy schedules and then processes with nothing to run. A release still schedules the step
+at which the head of the queue is looked at again, as SimPy's release event does: skipping it
+when nobody is queued would move a grant when two releases and a queued request fall on one
+instant.
 
 tests/sim/test_slots.py holds it to `simpy.Resource` on random traffic.
 """

@@ -22,7 +22,7 @@ def test_remedies_that_decode_alike_share_one_row() -> None:
     assert sorted(names) == sorted(REMEDIES)  # every remedy is somewhere, once
     first, together = groups[0]
     assert first.name == "incident" and {"hard_kill", "revoke_overdue"} <= set(together)
-    keys = [(r.decode.config_hash(), r.vad_gate) for r, _ in groups]
+    keys = [r.decodes_as() for r, _ in groups]
     assert len(keys) == len(set(keys))
     assert any("recommended" in group and len(group) == 2 for _, group in groups)
 

@@ -163,7 +163,7 @@ def test_where_none_passes_the_cheapest_that_keeps_the_accuracy_is_favoured() ->
     judged = scoreboard.bars(board)
     assert list(judged["remedy"]) == ["chatty", "slow", "incident", "sloppy"]
     assert scoreboard.misses(judged.iloc[0]) == "+1.0 units per wordless clip beyond the peer's"
-    assert scoreboard.misses(judged.iloc[1]) == "cost 1.60x the greedy floor (bar 1.5x)"
+    assert scoreboard.misses(judged.iloc[1]) == "cost 1.600x the greedy floor (bar 1.5x)"
     assert "accuracy +2.00 points, upper end +3.00" in scoreboard.misses(judged.iloc[3])
 
 
