@@ -16,7 +16,7 @@ import numpy as np
 from asrlab.errors import ConfigError
 from asrlab.sim.costs import Sampler
 from asrlab.workload.sources import planned_audios
-from asrlab.workload.traffic import MixItem, PlannedJob, WorkloadConfig, poisson_arrivals
+from asrlab.workload.traffic import MixItem, PlannedJob, WorkloadConfig, draws
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,7 @@ class Jobs:
 def planned(config: WorkloadConfig) -> Jobs:
     """`workload.traffic.plan(config)` as arrays: the same streams of the same seed, drawn the
     same way, so job for job the same arrivals, items and seeds (a test holds them equal)."""
-    arrivals_rng, mix_rng, seeds_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(3)
-    )
-    arrivals = poisson_arrivals(config.rate_per_min, config.n_jobs, arrivals_rng)
-    weights = np.array([m.weight for m in config.mix], dtype=float)
-    picks = mix_rng.choice(len(config.mix), size=config.n_jobs, p=weights / weights.sum())
-    seeds = seeds_rng.integers(0, 2**31 - 1, size=config.n_jobs)
+    arrivals, picks, seeds = draws(config)
     # Equal items are one item, as they are one key when `plan`'s jobs are grouped by item.
     items = tuple(dict.fromkeys(config.mix))
     item = np.array([items.index(m) for m in config.mix], dtype=np.int32)[picks]

@@ -164,12 +164,10 @@ def poisson_arrivals(rate_per_min: float, n: int, rng: np.random.Generator) -> n
     return np.concatenate([[0.0], np.cumsum(gaps)])[:n]
 
 
-def plan(config: WorkloadConfig) -> tuple[PlannedJob, ...]:
-    """The workload's jobs in arrival order, from ``config.seed`` alone.
-
-    Arrivals, mix draws and job seeds come from three independent streams of the seed, so
-    changing the mix leaves the arrival instants as they were.
-    """
+def draws(config: WorkloadConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arrival instants (s), mix indices and job seeds: three independent streams of
+    ``config.seed``, so changing the mix leaves the arrivals as they were. `plan` and the
+    simulator's array plan (`asrlab.sim.jobs.planned`) both draw here."""
     arrivals_rng, mix_rng, seeds_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(3)
     )
@@ -177,6 +175,16 @@ def plan(config: WorkloadConfig) -> tuple[PlannedJob, ...]:
     weights = np.array([m.weight for m in config.mix], dtype=float)
     picks = mix_rng.choice(len(config.mix), size=config.n_jobs, p=weights / weights.sum())
     seeds = seeds_rng.integers(0, 2**31 - 1, size=config.n_jobs)
+    return arrivals, picks, seeds
+
+
+def plan(config: WorkloadConfig) -> tuple[PlannedJob, ...]:
+    """The workload's jobs in arrival order, from ``config.seed`` alone.
+
+    Arrivals, mix draws and job seeds come from three independent streams of the seed, so
+    changing the mix leaves the arrival instants as they were.
+    """
+    arrivals, picks, seeds = draws(config)
     width = len(str(config.n_jobs - 1))
     return tuple(
         PlannedJob(
