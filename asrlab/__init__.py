@@ -25,8 +25,8 @@ __version__ = "0.1.0"
 # name -> module that defines it; loaded on first access.
 _LAZY = {
     "DecodeConfig": "asrlab.decoding.options",
-    "TracedModel": "asrlab.decoding.traced",
-    "load_model": "asrlab.decoding.traced",
+    "TracedModel": "asrlab.decoding.decoder",
+    "load_model": "asrlab.decoding.decoder",
     "preset": "asrlab.decoding.options",
     "DecodeTrace": "asrlab.decoding.trace",
     "resolve": "asrlab.decoding.models",
@@ -61,10 +61,10 @@ __all__ = [
 if TYPE_CHECKING:
     from asrlab.audio import corpus
     from asrlab.audio.samples import decode
+    from asrlab.decoding.decoder import TracedModel, load_model
     from asrlab.decoding.models import resolve
     from asrlab.decoding.options import DecodeConfig, preset
     from asrlab.decoding.trace import DecodeTrace
-    from asrlab.decoding.traced import TracedModel, load_model
     from asrlab.service.manager import WorkerManager
     from asrlab.service.worker import WorkerConfig
 

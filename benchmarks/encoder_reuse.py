@@ -22,8 +22,8 @@ from dataclasses import replace
 import numpy as np
 
 from asrlab.audio import corpus
+from asrlab.decoding.decoder import TracedModel, load_model
 from asrlab.decoding.options import preset
-from asrlab.decoding.traced import TracedModel, load_model
 
 BAR = 0.80  # on jfk.flac
 

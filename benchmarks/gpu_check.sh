@@ -37,7 +37,7 @@ step "the usage sampler, idle then under a decode" 120 "$BIN/python" - <<'PY'
 import threading, time
 from asrlab.audio import corpus
 from asrlab.decoding.options import preset
-from asrlab.decoding.traced import load_model
+from asrlab.decoding.decoder import load_model
 from asrlab.service.usage import sampler_for
 
 sampler = sampler_for("auto", list)

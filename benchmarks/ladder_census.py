@@ -26,8 +26,8 @@ from asrlab import provenance
 from asrlab.analysis.hallucination import emitted
 from asrlab.analysis.metrics import error_rate
 from asrlab.audio import corpus, vad
+from asrlab.decoding.decoder import load_model
 from asrlab.decoding.options import preset
-from asrlab.decoding.traced import load_model
 
 MIN_SPEECH_SHARE = 0.5
 MIN_ATTEMPTS = 3

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 
 from asrlab.audio.signals import white_noise
+from asrlab.decoding.decoder import load_model
 from asrlab.decoding.options import preset
-from asrlab.decoding.traced import load_model
 
 
 def main() -> None:

@@ -25,8 +25,8 @@ from faster_whisper import WhisperModel
 from asrlab.audio import corpus
 from asrlab.audio.signals import near_silence, white_noise
 from asrlab.decoding import models
+from asrlab.decoding.decoder import TracedModel
 from asrlab.decoding.options import default_threads, preset
-from asrlab.decoding.traced import TracedModel
 
 BAR = 1.03
 # Beam search only (no sampling, so the fresh generator is left untouched) on a short clip.

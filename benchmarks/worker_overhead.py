@@ -14,8 +14,8 @@ import statistics
 import time
 
 from asrlab.audio import corpus
+from asrlab.decoding.decoder import load_model
 from asrlab.decoding.options import preset
-from asrlab.decoding.traced import load_model
 from asrlab.service.manager import WorkerManager
 from asrlab.service.worker import WorkerConfig
 

@@ -25,9 +25,9 @@ import psutil
 import pytest
 
 if TYPE_CHECKING:
+    from asrlab.decoding.decoder import TracedModel
     from asrlab.decoding.options import DecodeConfig
     from asrlab.decoding.trace import DecodeTrace
-    from asrlab.decoding.traced import TracedModel
 
 # fixture -> the markers of every test that uses it (pyproject.toml declares the markers).
 MARKS: dict[str, tuple[str, ...]] = {
@@ -104,7 +104,7 @@ def slow() -> None:
 
 @pytest.fixture(scope="session")
 def base_model() -> TracedModel:
-    from asrlab.decoding.traced import load_model
+    from asrlab.decoding.decoder import load_model
 
     return load_model("base")
 

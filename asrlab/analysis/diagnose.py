@@ -29,8 +29,8 @@ from asrlab.analysis import evaluate
 from asrlab.analysis.hallucination import emitted
 from asrlab.audio import vad
 from asrlab.audio.samples import SAMPLE_RATE_HZ
+from asrlab.decoding.decoder import TracedModel
 from asrlab.decoding.trace import DecodeTrace
-from asrlab.decoding.traced import TracedModel
 from asrlab.errors import ConfigError
 from asrlab.service.remedies import REMEDIES, Remedy, remedy
 

@@ -52,9 +52,9 @@ from asrlab.analysis.metrics import error_counts, normalize, units
 from asrlab.audio import vad
 from asrlab.audio.samples import SAMPLE_RATE_HZ
 from asrlab.decoding import models
+from asrlab.decoding.decoder import TracedModel
 from asrlab.decoding.options import DecodeConfig
 from asrlab.decoding.trace import DecodeTrace
-from asrlab.decoding.traced import TracedModel
 from asrlab.errors import ConfigError
 
 # (item id, float32 16 kHz samples, reference or None, language or ""): `corpus.AudioItem`.

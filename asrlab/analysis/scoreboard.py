@@ -48,8 +48,8 @@ from tqdm import tqdm
 
 from asrlab.analysis import evaluate
 from asrlab.audio import corpus, evalsets
+from asrlab.decoding.decoder import TracedModel, load_model
 from asrlab.decoding.options import DecodeConfig
-from asrlab.decoding.traced import TracedModel, load_model
 from asrlab.errors import ConfigError
 from asrlab.service.remedies import REMEDIES, Remedy, remedy
 from asrlab.stats import Estimate, paired_rate_difference

@@ -3,7 +3,7 @@
 Every function returns float32, 1-D, mono, `SAMPLE_RATE_HZ` samples per second, nominally in
 [-1, 1]. Bad input raises `AudioError` with a reason code and a message that says what to do, so it
 never reaches a worker. Untrusted bytes are decoded in a throw-away child process
-(`asrlab.audio.child`).
+(`asrlab.audio.pyav_decode`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asrlab.audio import child
+from asrlab.audio import pyav_decode
 from asrlab.errors import AudioError, ConfigError
 
 SAMPLE_RATE_HZ = 16_000  # what Whisper's feature extractor expects
@@ -60,7 +60,7 @@ def decode(
             path, data, max_samples=max_samples, timeout_s=timeout_s, label=label
         )
     else:
-        pcm = child.decode_pyav(
+        pcm = pyav_decode.decode_pyav(
             path if path is not None else data,
             max_samples=max_samples,
             rate_hz=SAMPLE_RATE_HZ,
@@ -135,7 +135,7 @@ def duration_s(samples: np.ndarray) -> float:
 
 def _decoder_argv() -> list[str]:
     """The child decoder's command, before its arguments; tests replace it to crash or hang."""
-    return [sys.executable, "-m", "asrlab.audio.child"]
+    return [sys.executable, "-m", "asrlab.audio.pyav_decode"]
 
 
 def _read_source(
@@ -165,7 +165,7 @@ def _read_source(
 def _decode_in_child(
     path: str | None, data: bytes | None, *, max_samples: int, timeout_s: float, label: str
 ) -> np.ndarray:
-    argv = _decoder_argv() + child.child_args(
+    argv = _decoder_argv() + pyav_decode.child_args(
         max_samples=max_samples, rate_hz=SAMPLE_RATE_HZ, path=path
     )
     # The child imports asrlab by name; make it find this very copy even when the caller put the
@@ -203,11 +203,11 @@ def _child_result(proc: subprocess.CompletedProcess[bytes], label: str) -> np.nd
             "OUT.wav) or reject it",
             label,
         )
-    if proc.returncode == child.EXIT_AUDIO_ERROR:
-        parsed = child.parse_error_line(stderr)
+    if proc.returncode == pyav_decode.EXIT_AUDIO_ERROR:
+        parsed = pyav_decode.parse_error_line(stderr)
         if parsed is not None:
             raise AudioError(parsed[0], parsed[1], label)
-    if proc.returncode != 0 or len(proc.stdout) % child.BYTES_PER_SAMPLE:
+    if proc.returncode != 0 or len(proc.stdout) % pyav_decode.BYTES_PER_SAMPLE:
         last = stderr.strip().splitlines()[-1:] or ["no message"]
         raise AudioError(
             "decoder_crashed",

@@ -3,7 +3,7 @@
 What is replayed is an experiment (experiments/incident.yaml: the notebook, the scenarios' job A
 and the remedies), so the command knows no notebook by name. Per scenario it first decodes job A
 alone, as `asrlab explain` does (the trace is printed), and scales every threshold to that decode
-(`asrlab.service.calibration`; ``--absolute`` keeps the incident's values); then it replays the
+(`asrlab.service.scaling`; ``--absolute`` keeps the incident's values); then it replays the
 incident under each remedy as one sweep (`asrlab.lab.sweep`: the points run one at a time, with
 the cache, the run folder, sweep.json, report.html, and so `asrlab compare` of two replays), and
 prints per scenario the scale and one compact table of what became of jobs A and B, within 120
@@ -146,7 +146,7 @@ def run_replays(
     from asrlab.lab import incident
     from asrlab.lab.experiment import canonical
     from asrlab.lab.sweep import run_sweep
-    from asrlab.service.calibration import scale_for
+    from asrlab.service.scaling import scale_for
 
     spec, scenarios = replay_points(experiment, model, remedies)
     t0 = time.perf_counter()

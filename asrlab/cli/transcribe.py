@@ -25,7 +25,7 @@ StressLength = Annotated[float, typer.Option(help="Length of a generated stress 
 
 
 def _load(model_name: str, config: Any) -> tuple[Any, float]:
-    from asrlab.decoding.traced import load_model
+    from asrlab.decoding.decoder import load_model
 
     t0 = time.perf_counter()
     model = load_model(model_name, compute_type=config.compute_type, cpu_threads=config.cpu_threads)

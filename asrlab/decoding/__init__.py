@@ -1,4 +1,4 @@
 """Whisper decoding: the options as plain data (`options`, no CTranslate2 import), the traced
-faster-whisper model (`traced`), the fallback verdict rules (`verdicts`), what a decode recorded
+faster-whisper model (`decoder`), the fallback verdict rules (`verdicts`), what a decode recorded
 (`trace`) and the embedded models (`models`).
 """

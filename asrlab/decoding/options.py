@@ -1,7 +1,7 @@
 """Decoding options as plain data: `DecodeConfig`, the named presets, the thread default.
 
 Nothing here imports CTranslate2 or faster-whisper, so the service's configuration, the remedies
-and the simulator can name decode options without loading a decoder (`asrlab.decoding.traced`
+and the simulator can name decode options without loading a decoder (`asrlab.decoding.decoder`
 loads one).
 """
 
@@ -82,9 +82,9 @@ class DecodeConfig:
     seconds (docs/incident.md). ``reuse_language_encoding``: with ``language=None``,
     faster-whisper 1.2.1 encodes the first 30 s window twice, once to detect the language inside
     ``transcribe()`` and again to decode it; True hands the detection's encoder output to the
-    decode (`asrlab.decoding.traced`); False, the default, keeps production's double pass.
+    decode (`asrlab.decoding.decoder`); False, the default, keeps production's double pass.
 
-    What the lab adds to faster-whisper's loop (`asrlab.decoding.traced` applies them):
+    What the lab adds to faster-whisper's loop (`asrlab.decoding.decoder` applies them):
     ``reject_loops``: a window whose final attempt fails the compression-ratio check (a
     repetition loop) yields nothing, with outcome ``unintelligible``, as the no-speech rule drops
     silence; ``fallback_budget``: the fallback ladder of a window goes on only while its decode

@@ -6,7 +6,7 @@ work happens while the segment generator is iterated: each 30 s window is encode
 ``generate_with_fallback``, which retries at rising temperatures when an attempt fails the
 compression-ratio or log-probability check. Every attempt is one row here.
 
-These are plain records; `asrlab.decoding.traced.TracedModel` fills them in.
+These are plain records; `asrlab.decoding.decoder.TracedModel` fills them in.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class DecodeTrace:
     finished: bool = False
     stopped_reason: str | None = None
     # Seconds spent before this decode rebuilding a model that an earlier decode had sampled
-    # with (`asrlab.decoding.traced.TracedModel.reseed`); outside transcribe, so not in wall_s.
+    # with (`asrlab.decoding.decoder.TracedModel.reseed`); outside transcribe, so not in wall_s.
     rebuild_s: float = 0.0
 
     @property

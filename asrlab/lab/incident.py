@@ -19,8 +19,8 @@ from typing import Any
 import pandas as pd
 
 from asrlab.audio import corpus
-from asrlab.service.calibration import MARGIN, Thresholds
 from asrlab.service.policy import INCIDENT_ASR_TIMEOUT_S
+from asrlab.service.scaling import MARGIN, Thresholds
 
 WIDTH = 120  # terminal columns the table, its scale line and its notes fit in
 COLUMNS = ("remedy", "A", "A s", "B", "B s", "A's text", "B's text")
@@ -160,7 +160,7 @@ def scale_line(lines: pd.DataFrame) -> str:
     t = _thresholds(known.iloc[0])
     if t.scale == 1.0:  # the notebook's default, and reproduce --absolute
         head = "the incident's thresholds, not scaled"
-    else:  # calibration.scale_for inverted: the decode it was given
+    else:  # scaling.scale_for inverted: the decode it was given
         decode_s = t.scale * MARGIN * INCIDENT_ASR_TIMEOUT_S
         head = f"scale {t.scale:.3f} (A's decode alone {decode_s:.1f} s)"
     return f"{head}: {_values(t)}"

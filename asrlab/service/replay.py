@@ -15,11 +15,11 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from asrlab.audio import corpus
-from asrlab.service import calibration
+from asrlab.service import scaling
 from asrlab.service.build import arbiter_events, service
-from asrlab.service.calibration import Thresholds
 from asrlab.service.node import JobRecord
 from asrlab.service.remedies import Remedy
+from asrlab.service.scaling import Thresholds
 from asrlab.service.settings import ServiceSettings, remedy_columns
 
 TRANSCRIPT_CHARS = 40  # what the summary line shows of A's transcript
@@ -31,7 +31,7 @@ class ReplayConfig(ServiceSettings):
 
     ``b_delay_s`` None: B arrives 1 s after A's lease would become overdue. ``threshold_scale``
     multiplies every threshold (the remedy's timeouts, ``hold_max_ms``, ``acquire_timeout_ms``
-    and B's arrival: `asrlab.service.calibration`); 1.0 replays the incident's absolute values.
+    and B's arrival: `asrlab.service.scaling`); 1.0 replays the incident's absolute values.
     """
 
     a_source: str = "pink_noise"
@@ -43,7 +43,7 @@ class ReplayConfig(ServiceSettings):
 
     def thresholds(self) -> Thresholds:
         """The values this replay runs with, the scale applied."""
-        return calibration.thresholds(self, self.threshold_scale, self.b_delay_s)
+        return scaling.thresholds(self, self.threshold_scale, self.b_delay_s)
 
 
 @dataclass
@@ -61,7 +61,7 @@ class ReplayResult:
         """One row per job for results.parquet: the record, the remedy, the replay settings and
         the thresholds it ran with (``threshold_*``)."""
         base = {f"replay_{k}": v for k, v in asdict(self.config).items()}
-        base |= calibration.as_row(self.thresholds)
+        base |= scaling.as_row(self.thresholds)
         remedy_row = remedy_columns(self.remedy)
         return [
             record.row() | {"role": role, "source": label} | base | remedy_row

@@ -127,7 +127,7 @@ def serve(conn: Connection, config: WorkerConfig, parent_pid: int) -> None:
     # faster-whisper builds a (disabled) tqdm bar per transcription, and tqdm's default lock is a
     # multiprocessing semaphore: a worker killed by SIGKILL would leak it.
     tqdm.set_lock(threading.RLock())
-    from asrlab.decoding.traced import load_model  # heavy imports happen in the child only
+    from asrlab.decoding.decoder import load_model  # heavy imports happen in the child only
 
     t0 = time.perf_counter()
     model = load_model(

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from asrlab.analysis.diagnose import diagnose, distinct
 from asrlab.audio import corpus
 from asrlab.cli.main import app
-from asrlab.decoding.traced import TracedModel
+from asrlab.decoding.decoder import TracedModel
 from asrlab.service.remedies import REMEDIES
 
 

@@ -13,6 +13,7 @@ import pytest
 from asrlab.analysis.evaluate import audio_class_of, evaluate
 from asrlab.audio import corpus
 from asrlab.audio.samples import SAMPLE_RATE_HZ
+from asrlab.decoding.decoder import TracedModel, load_model
 from asrlab.decoding.options import DecodeConfig, preset
 from asrlab.decoding.trace import (
     ACCEPTED,
@@ -23,7 +24,6 @@ from asrlab.decoding.trace import (
     SegmentRecord,
     Window,
 )
-from asrlab.decoding.traced import TracedModel, load_model
 from asrlab.errors import ConfigError
 
 CLASSES = (

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import asrlab.audio.samples as audio_samples
-from asrlab.audio.child import collect
+from asrlab.audio.pyav_decode import collect
 from asrlab.audio.samples import SAMPLE_RATE_HZ, decode, duration_s, validate
 from asrlab.audio.signals import (
     tone,
@@ -184,7 +184,7 @@ def test_child_imports_no_model_code() -> None:
     # numpy too: the child does without it, which saves ~0.1 s on every isolated decode.
     heavy = {"faster_whisper", "ctranslate2", "torch", "onnxruntime", "numpy", "pandas"}
     code = (
-        "import sys, asrlab.audio.child, av; "
+        "import sys, asrlab.audio.pyav_decode, av; "
         f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {heavy!r}))"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}

@@ -15,8 +15,8 @@ import pytest
 
 from asrlab.audio import corpus
 from asrlab.audio.signals import mix_at_snr, white_noise
+from asrlab.decoding.decoder import TracedModel
 from asrlab.decoding.options import preset
-from asrlab.decoding.traced import TracedModel
 from asrlab.errors import AsrlabError, AsrTimeout, ConfigError, JobFailed
 from asrlab.service.faults import run_with_random_kills
 from asrlab.service.manager import WorkerManager

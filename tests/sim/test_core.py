@@ -18,7 +18,7 @@ import simpy
 from scenarios import CASCADE_MIX, cascade_workload
 
 from asrlab.errors import ConfigError
-from asrlab.service import calibration
+from asrlab.service import scaling
 from asrlab.service.arbiter import LeaseArbiter
 from asrlab.service.remedies import REMEDIES, remedy
 from asrlab.sim.calibrate import calibrate
@@ -108,11 +108,11 @@ def test_the_calibrated_replay_closes_the_chain_on_a_faster_or_slower_machine(
     machine: float, drift: float
 ) -> None:
     """Job A decodes in 38 s here (the scripted table); on a machine twice as fast or twice as
-    slow it measures its own decode, the thresholds follow it (`calibration.scale_for`), and the
+    slow it measures its own decode, the thresholds follow it (`scaling.scale_for`), and the
     chain closes: A's caller times out, B is refused with the incident's text. It still closes
     when the replay's decode runs 20 % faster or 50 % slower than the measurement did."""
     measured_s = 38.0 * machine
-    values = calibration.thresholds(SimConfig(), calibration.scale_for(measured_s))
+    values = scaling.thresholds(SimConfig(), scaling.scale_for(measured_s))
     costs = {"pink_noise": (0.1, measured_s * drift, False), "lang:en": (0.1, 2.0 * machine, True)}
     rows = run("incident", two_jobs(values.b_delay_s), costs=table(costs), **values.overrides())
     a, b = rows.loc["job-A"], rows.loc["job-B"]
@@ -131,17 +131,17 @@ def test_at_the_absolute_thresholds_a_fast_machine_never_shows_the_chain() -> No
 
 
 def test_the_scale_keeps_the_incidents_proportions_and_a_margin() -> None:
-    values = calibration.thresholds(SimConfig(), calibration.scale_for(40.0))
-    assert values.asr_timeout_s == pytest.approx(40.0 / calibration.MARGIN)
+    values = scaling.thresholds(SimConfig(), scaling.scale_for(40.0))
+    assert values.asr_timeout_s == pytest.approx(40.0 / scaling.MARGIN)
     assert values.segments_timeout_s / values.asr_timeout_s == pytest.approx(20.0 / 30.0)
     assert values.hold_max_ms / 1000 / values.asr_timeout_s == pytest.approx(20.0 / 30.0)
     assert values.acquire_timeout_ms / 1000 / values.asr_timeout_s == pytest.approx(5.0 / 30.0)
     assert values.b_delay_s / values.asr_timeout_s == pytest.approx(21.0 / 30.0)
-    assert calibration.thresholds(SimConfig()).asr_timeout_s == 30.0  # absolute: scale 1
-    sixty = calibration.thresholds(SimConfig(remedy="timeout_60_40"), values.scale)
+    assert scaling.thresholds(SimConfig()).asr_timeout_s == 30.0  # absolute: scale 1
+    sixty = scaling.thresholds(SimConfig(remedy="timeout_60_40"), values.scale)
     assert sixty.asr_timeout_s == pytest.approx(2 * values.asr_timeout_s)
     with pytest.raises(ConfigError):
-        calibration.scale_for(0.0)
+        scaling.scale_for(0.0)
 
 
 def test_before_the_lease_is_overdue_b_waits_and_is_served_after_the_late_work() -> None:

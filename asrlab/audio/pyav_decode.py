@@ -1,11 +1,10 @@
 """PyAV decoding, run in-process or as a throw-away child process.
 
-Child protocol (``python -m asrlab.audio.child --max-samples N --rate-hz R [--path P]``): the input
-is
-the file at P or, without ``--path``, all of stdin. On success the child writes raw 16-bit mono PCM
-(native byte order) at R Hz to stdout and exits 0. On audio it cannot turn into samples it writes
-one line ``reason<TAB>message`` to stderr and exits `EXIT_AUDIO_ERROR`; any other exit status, or
-death by a signal, means the decoder itself failed.
+Child protocol (``python -m asrlab.audio.pyav_decode --max-samples N --rate-hz R [--path P]``):
+the input is the file at P or, without ``--path``, all of stdin. On success the child writes raw
+16-bit mono PCM (native byte order) at R Hz to stdout and exits 0. On audio it cannot turn into
+samples it writes one line ``reason<TAB>message`` to stderr and exits `EXIT_AUDIO_ERROR`; any other
+exit status, or death by a signal, means the decoder itself failed.
 
 Only the standard library and av are imported, and av only when something is decoded: the child
 must start fast (numpy alone would add about 0.1 s to every isolated decode), and `asrlab.audio`
@@ -223,7 +222,7 @@ def main(argv: list[str]) -> int:
     """Child entry point: decode, write samples to stdout; returns the exit status."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m asrlab.audio.child")
+    parser = argparse.ArgumentParser(prog="python -m asrlab.audio.pyav_decode")
     parser.add_argument("--max-samples", type=int, required=True)
     parser.add_argument("--rate-hz", type=int, required=True)
     parser.add_argument("--path")

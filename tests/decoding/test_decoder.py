@@ -12,6 +12,7 @@ from faster_whisper import WhisperModel
 from asrlab.audio import corpus
 from asrlab.audio.signals import white_noise
 from asrlab.decoding import models
+from asrlab.decoding.decoder import TracedModel, _BudgetedTemperatures, _Recorder
 from asrlab.decoding.options import DecodeConfig, preset
 from asrlab.decoding.trace import (
     ACCEPTED,
@@ -23,7 +24,6 @@ from asrlab.decoding.trace import (
     DecodeTrace,
     render_text,
 )
-from asrlab.decoding.traced import TracedModel, _BudgetedTemperatures, _Recorder
 from asrlab.decoding.verdicts import RawAttempt
 from asrlab.service.remedies import remedy
 
