@@ -23,7 +23,7 @@ from asrlab.service.manager import WorkerManager
 from asrlab.service.worker import WorkerConfig
 
 BAR_P99_S = 0.250
-NOISE_SEED = 6  # asrlab.cli.transcribe.INCIDENT_NOISE_SEED
+NOISE_SEED = 6  # asrlab.cli.transcribe.STRESS_NOISE_SEED
 
 
 def trial(manager: WorkerManager, clip: np.ndarray, timeout_s: float) -> tuple[float, str]:

@@ -178,6 +178,13 @@ def _join_references(clips: Sequence[Clip]) -> str:
 
 # Generated stress signals a source may name instead of a file or a clip (see `load_source`).
 STRESS_SOURCES = ("white_noise", "pink_noise", "tone", "near_silence")
+# The incident's job A: 11.2 s of audio (docs/incident.md). The one value the replay's job A, hard
+# speech and whatever stands for "the incident's clip" take.
+INCIDENT_CLIP_S = 11.2
+# The lab's non-speech class and the CLI's stress signals: 11 s, the length the noise benchmarks,
+# the workload's white-noise mix and the bundled service times were measured at. It is not the
+# incident's clip (`INCIDENT_CLIP_S`); changing it would re-key asrlab/data/service_times.csv.
+NON_SPEECH_LENGTH_S = 11.0
 
 
 def stress_label(source: str, length_s: float, noise_seed: int) -> str:
@@ -187,7 +194,7 @@ def stress_label(source: str, length_s: float, noise_seed: int) -> str:
 
 
 def load_source(
-    source: str, *, length_s: float = 11.0, noise_seed: int = 0
+    source: str, *, length_s: float = NON_SPEECH_LENGTH_S, noise_seed: int = 0
 ) -> tuple[np.ndarray, str]:
     """Samples and a label for what a command line or a notebook parameter names.
 
@@ -257,7 +264,6 @@ _NOISY_CLASSES: dict[str, tuple[str, float]] = {
     for snr in (10, 0)
 }
 _NON_SPEECH_CLASSES = ("noise", "tone", "near_silence")
-NON_SPEECH_LENGTH_S = 11.0  # the incident's clip: 11 s of noise
 _TONE_FREQS_HZ = (440.0, 1000.0, 3000.0)
 _NOISE_KINDS = ("pink_noise", "white_noise")  # alternated, item by item
 
@@ -353,7 +359,7 @@ def _non_speech_items(name: str, length_s: float, seed: int, max_items: int) -> 
 # --- hard speech: speech that the VAD passes and the fallback ladder climbs --------------------
 
 HARD_SPEECH_CLASS = "hard_speech"
-HARD_SPEECH_LENGTH_S = 11.2  # the incident's job
+HARD_SPEECH_LENGTH_S = INCIDENT_CLIP_S  # hard speech as long as the incident's job
 _PINK_SNRS_DB = (-10.0, -7.0, -5.0, -3.0)
 _BABBLE_SNRS_DB = (-5.0, -3.0)
 _COMPOSITIONS = 2  # speech built from each language's clips from its first and its second clip

@@ -10,8 +10,8 @@ import typer
 
 from asrlab.cli.app import fail
 from asrlab.cli.transcribe import (
-    INCIDENT_NOISE_S,
-    INCIDENT_NOISE_SEED,
+    STRESS_LENGTH_S,
+    STRESS_NOISE_SEED,
     NoiseSeed,
     StressLength,
     _load,
@@ -35,8 +35,8 @@ def diagnose(
     compute_type: Annotated[
         str, typer.Option(help="int8 (the sweeps'), float32 (the replay's), auto.")
     ] = "int8",
-    noise_seed: NoiseSeed = INCIDENT_NOISE_SEED,
-    length_s: StressLength = INCIDENT_NOISE_S,
+    noise_seed: NoiseSeed = STRESS_NOISE_SEED,
+    length_s: StressLength = STRESS_LENGTH_S,
     as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
     references: Annotated[
         str | None,

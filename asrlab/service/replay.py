@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from asrlab.audio import corpus
+from asrlab.audio.corpus import INCIDENT_CLIP_S
 from asrlab.service import scaling
 from asrlab.service.build import arbiter_events, service
 from asrlab.service.node import JobRecord
@@ -35,7 +36,7 @@ class ReplayConfig(ServiceSettings):
     """
 
     a_source: str = "pink_noise"
-    a_length_s: float = 11.2
+    a_length_s: float = INCIDENT_CLIP_S
     a_noise_seed: int = 3
     b_source: str = "zh_aishell_BAC009S0724W0121"
     b_delay_s: float | None = None

@@ -53,11 +53,11 @@ class MixItem(NamedTuple):
 # temperature-fallback ladder (docs/incident.md): they are the jobs that hold a lease overdue.
 DEFAULT_MIX: tuple[MixItem, ...] = (
     MixItem("lang:zh", None, 0.45),  # one AISHELL-1 / PaddleSpeech utterance, 4-6 s
-    MixItem("lang:zh", 11.2, 0.15),  # the incident's length
+    MixItem("lang:zh", corpus.INCIDENT_CLIP_S, 0.15),  # the incident's length
     MixItem("lang:en", None, 0.20),  # one LibriSpeech utterance or JFK, 3-12 s
-    MixItem("lang:en", 11.2, 0.10),
-    MixItem("pink_noise", 11.2, 0.07),
-    MixItem("white_noise", 11.0, 0.03),
+    MixItem("lang:en", corpus.INCIDENT_CLIP_S, 0.10),
+    MixItem("pink_noise", corpus.INCIDENT_CLIP_S, 0.07),
+    MixItem("white_noise", corpus.NON_SPEECH_LENGTH_S, 0.03),
 )
 
 
