@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # package) makes pip download a CUDA build of several GB. GPU users: see README.md.
 TORCH := torch==2.13.0
 
-.PHONY: reproduce test test-fast lint lab lock clean
+.PHONY: reproduce test test-fast lint typecheck lab lock clean
 
 # The last step installs the notebooks' kernel, "asrlab": this venv's python, whoever starts
 # Jupyter (papermill too).
@@ -27,11 +27,13 @@ reproduce: $(STAMP)
 # The whole suite: what CI runs (.ci/run) and what an issue is closed on.
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # The tier to work with: no model, no worker process, no notebook kernel (tests/conftest.py).
 test-fast: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -m "not (model or worker or kernel or slow)"
 
 # JupyterLab on notebooks/, with the asrlab kernel; results go under runs/ (git-ignored).
@@ -40,6 +42,10 @@ lab: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# mypy on asrlab/ as pyproject.toml's [tool.mypy] says; test and test-fast run it after ruff.
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 # Re-pin every dependency from pyproject.toml in a scratch venv (needs the package registry).
 lock:
@@ -54,4 +60,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -40,4 +40,4 @@ def none_or_positive(x: Any) -> bool:
 
 def whole(x: Any, least: int) -> bool:
     """A whole number >= `least` (not a bool)."""
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= least
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and bool(x >= least)

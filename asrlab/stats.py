@@ -94,7 +94,7 @@ def percentile(
     return Estimate(value, float(low), float(high), int(x.size), confidence)
 
 
-def _order_statistic_interval(x: np.ndarray, q: float, value: float, confidence: float):
+def _order_statistic_interval(x: np.ndarray, q: float, value: float, confidence: float) -> Estimate:
     """The distribution-free interval of a quantile from two order statistics.
 
     The number of values below the true q-th percentile is Binomial(n, q/100), so the sorted
@@ -126,9 +126,9 @@ def _as_array(values: Iterable[float] | np.ndarray) -> np.ndarray:
 
 
 def paired_rate_difference(
-    base_errors: Sequence[float] | np.ndarray,
-    other_errors: Sequence[float] | np.ndarray,
-    ref_len: Sequence[float] | np.ndarray,
+    base_errors: Iterable[float] | np.ndarray,
+    other_errors: Iterable[float] | np.ndarray,
+    ref_len: Iterable[float] | np.ndarray,
     *,
     confidence: float = 0.95,
     n_resamples: int = 2000,

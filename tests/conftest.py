@@ -1,14 +1,17 @@
-"""Shared fixtures, and the test tiers they decide.
+"""Shared fixtures, and a check that every test is marked with what it costs.
 
-A test that asks for a costly thing, directly or through another fixture, is marked with that
-cost, and ``make test-fast`` leaves out every marked test (``-m "not (model or worker or kernel
-or slow)"``); ``make test`` runs them all:
+A test is marked where it is written (``@pytest.mark.model`` ...), and ``make test-fast`` leaves
+out every marked test (``-m "not (model or worker or kernel or slow)"``); ``make test`` runs them
+all. ``pytest --collect-only -q -m kernel`` (or any marker expression) lists a tier.
 
-- ``model``: a Whisper model decodes, in this process or in one the test starts (`base_model`,
-  `whisper_models`);
-- ``worker``: the service's worker processes run (`worker_processes`; each loads a model);
-- ``kernel``: notebooks run under papermill, a Jupyter kernel each (`kernels`);
-- ``slow``: ten seconds or more (`noise_trace`, `slow`).
+- ``model``: a Whisper model decodes, in this process or in one the test starts;
+- ``worker``: the service's worker processes run;
+- ``kernel``: notebooks run under papermill, a Jupyter kernel each;
+- ``slow``: ten seconds or more, or a deadline asserted on the wall clock (the test waits for it).
+
+The costly fixtures below say which markers a test that asks for them, directly or through another
+fixture, must carry (`MARKS`): a test that lacks one stops the collection with the line to add,
+so a new test cannot slip into the fast tier by forgetting its marker.
 
 Heavy modules are imported inside the fixtures that need them, so collecting the fast tier loads
 no decoder.
@@ -16,6 +19,7 @@ no decoder.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -25,11 +29,16 @@ import psutil
 import pytest
 
 if TYPE_CHECKING:
+    from scenarios import ReproduceRun
+
     from asrlab.decoding.decoder import TracedModel
     from asrlab.decoding.options import DecodeConfig
     from asrlab.decoding.trace import DecodeTrace
+    from asrlab.lab.outcomes import SweepResult
 
-# fixture -> the markers of every test that uses it (pyproject.toml declares the markers).
+pytest_plugins = ("pytester",)  # tests/test_tiers.py runs this file's check on a probe test
+
+# fixture -> the markers every test that uses it must carry (pyproject.toml declares them).
 MARKS: dict[str, tuple[str, ...]] = {
     "base_model": ("model",),
     "whisper_models": ("model",),
@@ -42,10 +51,31 @@ _GONE_WITHIN_S = 10.0  # a closed manager, pool or kernel manager has exited by 
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Stop the session when a test asks for a costly fixture without carrying its marker."""
+    unmarked = []
     for item in items:
-        for name in getattr(item, "fixturenames", ()):
-            for mark in MARKS.get(name, ()):
-                item.add_marker(mark)
+        needed = {m for name in getattr(item, "fixturenames", ()) for m in MARKS.get(name, ())}
+        missing = needed - {m.name for m in item.iter_markers()}
+        if missing:
+            lines = "".join(f"@pytest.mark.{m} " for m in sorted(missing))
+            unmarked.append(f"  {item.nodeid}: add {lines.strip()}")
+    if unmarked:
+        raise pytest.UsageError(
+            "tests that use a costly fixture (tests/conftest.py, MARKS) without its marker:\n"
+            + "\n".join(sorted(set(unmarked)))
+        )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze what collection built (modules, test items) out of the garbage collector's sight.
+
+    Every audio decode ends in ``gc.collect()`` (asrlab.audio.pyav_decode, faster-whisper#390),
+    which walks every live object: with the whole suite imported that cost 0.1-0.2 s a decode,
+    and the fast tier decodes hundreds of clips. Frozen objects are the session's own and live to
+    its end anyway; what a test allocates is still collected.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _children(matching: tuple[str, ...]) -> set[psutil.Process]:
@@ -98,8 +128,8 @@ def whisper_models() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def slow() -> None:
-    """Asked for by a test (or a fixture) that takes ten seconds or more (marks it ``slow``):
-    what would stretch the fast tier past its few minutes."""
+    """Asked for by a fixture that takes ten seconds or more: every test that uses it must be
+    marked ``slow``, or it would stretch the fast tier past its minute."""
 
 
 @pytest.fixture(scope="session")
@@ -146,3 +176,35 @@ def jfk_trace(base_model: TracedModel, incident: DecodeConfig) -> DecodeTrace:
     from asrlab.audio import corpus
 
     return base_model.run(corpus.get("jfk").load(), incident)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory, kernels: None, slow: None) -> SweepResult:
+    """The smoke sweep on tiny.en (tests/scenarios.py) on the local pool, run once a session:
+    its run folder is ``<runs_root>/smoke/<timestamp>``, its cache ``<runs_root>/.cache``."""
+    from scenarios import smoke_experiment
+
+    from asrlab.lab.sweep import run_sweep
+
+    runs_root = tmp_path_factory.mktemp("smoke_runs")
+    return run_sweep(smoke_experiment(), runs_root=runs_root, progress=False)
+
+
+@pytest.fixture(scope="session")
+def reproduce_run(
+    tmp_path_factory: pytest.TempPathFactory, kernels: None, slow: None
+) -> ReproduceRun:
+    """`asrlab reproduce` of tests/data/incident_tiny.yaml (one hard_kill replay on tiny.en, the
+    incident's absolute thresholds), run once a session."""
+    from scenarios import INCIDENT_TINY, ReproduceRun
+    from typer.testing import CliRunner
+
+    from asrlab.cli.main import app
+
+    root = tmp_path_factory.mktemp("reproduce")
+    args = ["reproduce", "--experiment", str(INCIDENT_TINY), "--model", "tiny.en", "--absolute"]
+    args += ["--no-traces", "--out", str(root / "incident"), "--runs-root", str(root)]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    (run_dir,) = (root / "incident").iterdir()  # one run folder per command
+    return ReproduceRun(args, done.output, run_dir)

@@ -3,11 +3,26 @@
 The incident's cascade under traffic, scaled to seconds with tiny.en: the real workload
 (tests/workload/test_real.py) and the simulator's check against it (tests/sim/test_core.py) run
 the same one.
+
+Two runs that tests/conftest.py makes once a session for several files: the smoke sweep on
+tiny.en (`smoke_experiment`; tests/lab/test_experiments.py checks it, tests/lab/test_cluster.py
+compares a Dask run with it) and `asrlab reproduce` of tests/data/incident_tiny.yaml
+(`ReproduceRun`; tests/cli/test_cli.py checks the command, tests/lab/test_notebooks.py the replay
+notebook it executed).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from asrlab.lab.experiment import Experiment, parse_experiment
 from asrlab.workload.traffic import MixItem, WorkloadConfig, plan
+
+ROOT = Path(__file__).resolve().parent.parent
+INCIDENT_TINY = ROOT / "tests" / "data" / "incident_tiny.yaml"
 
 # A noise job that decodes for about 8 s with tiny.en at the incident preset (fixed seed: the
 # decode time of noise depends on the signal), and a 3.3 s English utterance.
@@ -41,3 +56,20 @@ def cascade_workload() -> WorkloadConfig:
             if 1.2 < speech.arrival_s < 2.4:
                 return config
     raise AssertionError("no seed below 1000 gives the cascade's plan")
+
+
+def smoke_experiment() -> Experiment:
+    """experiments/smoke.yaml as committed, with the model swapped for tiny.en and two classes."""
+    spec = yaml.safe_load((ROOT / "experiments" / "smoke.yaml").read_text())
+    spec["fixed"] |= {"model": "tiny.en", "classes": ["clean_en", "noise"]}
+    return parse_experiment(spec, default_name="smoke", base_dir=ROOT / "experiments")
+
+
+@dataclass(frozen=True)
+class ReproduceRun:
+    """`asrlab reproduce` of INCIDENT_TINY, run once: the command line (to run it again), what it
+    printed and the one run folder it made under ``--out``."""
+
+    args: list[str]
+    output: str
+    run_dir: Path

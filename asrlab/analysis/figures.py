@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from matplotlib.artist import Artist
     from matplotlib.figure import Figure
 
     from asrlab.decoding.trace import DecodeTrace
+    from asrlab.service.rows import JobRow
 
 # One colour per verdict, the same in every figure.
 VERDICT_COLOURS = {
@@ -30,6 +32,7 @@ def trace_figure(trace: DecodeTrace, title: str = "") -> Figure:
     """
     import matplotlib.pyplot as plt
     import seaborn as sns
+    from matplotlib.patches import Rectangle
 
     sns.set_theme(style="whitegrid")
     fig, (ax_stages, ax_attempts) = plt.subplots(
@@ -60,7 +63,7 @@ def trace_figure(trace: DecodeTrace, title: str = "") -> Figure:
     ax_attempts.set_xticks(range(len(attempts)), labels, rotation=45, fontsize=8)
     ax_attempts.set_ylabel("seconds")
     ax_attempts.set_title("decoding attempts (colour: verdict)", fontsize=10)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in VERDICT_COLOURS.values()]
+    handles = [Rectangle((0, 0), 1, 1, color=c) for c in VERDICT_COLOURS.values()]
     ax_attempts.legend(handles, VERDICT_COLOURS.keys(), fontsize=8, loc="upper right")
     if title:
         fig.suptitle(title)
@@ -114,32 +117,21 @@ def timeline_figure(
     import matplotlib.pyplot as plt
 
     origin = min(r.received for r in records.values())
-    spans = {  # (label, from event, to event, colour, vertical offset)
-        "waiting for the lease": (
-            "VAD done",
-            "lease granted|failed: LeaseRejected",
-            "#ff7f0e",
-            -0.2,
-        ),
-        "lease held": ("lease granted", "lease released", "#1f77b4", -0.2),
-        "worker decoding": (
-            "worker started",
-            "segments done|result arrived late: discarded",
-            "#9467bd",
-            0.2,
-        ),
+    styles = {  # label -> (colour, vertical offset)
+        "waiting for the lease": ("#ff7f0e", -0.2),
+        "lease held": ("#1f77b4", -0.2),
+        "worker decoding": ("#9467bd", 0.2),
     }
     fig, ax = plt.subplots(figsize=(12, 1.4 + 1.1 * len(records)))
     for row, (label, record) in enumerate(records.items()):
         offset = record.received - origin
-        at = dict(record.timeline)
-        for name, (start, ends, colour, dy) in spans.items():
-            end = next((at[e] for e in ends.split("|") if e in at), None)
-            if start in at and end is not None:
+        for name, (start, end) in _spans(record.row()).items():
+            colour, dy = styles[name]
+            if start is not None and end is not None:
                 ax.barh(
                     row + dy,
-                    end - at[start],
-                    left=offset + at[start],
+                    end - start,
+                    left=offset + start,
                     height=0.35,
                     color=colour,
                     label=name if row == 0 else None,
@@ -158,7 +150,7 @@ def timeline_figure(
             color="#2ca02c" if record.status == "ok" else "#d62728",
         )
     first = next(iter(records.values()))
-    granted = dict(first.timeline).get("lease granted")
+    granted = first.row().t_lease_granted_s
     if hold_max_s is not None and granted is not None:
         overdue_at = first.received - origin + granted + hold_max_s
         ax.axvline(
@@ -172,6 +164,18 @@ def timeline_figure(
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def _spans(r: JobRow) -> dict[str, tuple[float | None, float | None]]:
+    """(start, end) of each bar of `timeline_figure`, seconds since the job was received."""
+    refused = r.t_failed_s if r.error_type == "LeaseRejected" else None
+    decoded = r.t_segments_done_s if r.t_segments_done_s is not None else r.t_late_result_s
+    granted = r.t_lease_granted_s
+    return {
+        "waiting for the lease": (r.t_vad_done_s, granted if granted is not None else refused),
+        "lease held": (granted, r.t_lease_released_s),
+        "worker decoding": (r.t_worker_started_s, decoded),
+    }
 
 
 def class_sweep_figure(table: Any, x: str, title: str = "") -> Figure:
@@ -482,14 +486,16 @@ def replays_figure(replays: Any, title: str = "") -> Figure:
     for ax, scenario in zip(axes[0], scenarios, strict=True):
         rows = replays[replays["scenario"] == scenario].drop_duplicates("remedy")
         _replay_panel(ax, rows.set_index("remedy"), remedies)
-        scale = rows["threshold_scale"].dropna() if "threshold_scale" in rows else []
-        scaled = f", thresholds x{float(scale.iloc[0]):.3f}" if len(scale) else ""
+        scales = list(rows["threshold_scale"].dropna()) if "threshold_scale" in rows else []
+        scaled = f", thresholds x{float(scales[0]):.3f}" if scales else ""
         ax.set_title(f"{scenario}: job A {rows['a_source'].iloc[0]}{scaled}", fontsize=10)
         ax.set_xlabel("seconds since A was received")
     axes[0][0].set_yticks(range(len(remedies)), remedies, fontsize=9)
     axes[0][0].invert_yaxis()
     shown = set(replays["A"].dropna()) | set(replays["B"].dropna())
-    handles = [Patch(color=c, label=k) for k, c in OUTCOME_COLOURS.items() if k in shown]
+    handles: list[Artist] = [
+        Patch(color=c, label=k) for k, c in OUTCOME_COLOURS.items() if k in shown
+    ]
     handles += [
         Line2D([], [], color="black", lw=1.5, label="A's ASR deadline"),
         Line2D([], [], color="black", lw=1.2, ls=":", label="A's lease overdue"),

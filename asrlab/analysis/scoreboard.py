@@ -52,6 +52,7 @@ from asrlab.decoding.decoder import TracedModel, load_model
 from asrlab.decoding.options import DecodeConfig
 from asrlab.errors import ConfigError
 from asrlab.service.remedies import REMEDIES, Remedy, remedy
+from asrlab.service.rows import Column
 from asrlab.stats import Estimate, paired_rate_difference
 from asrlab.workload.attribution import summary_frame
 from asrlab.workload.real import run_workload
@@ -223,9 +224,10 @@ def paired_columns(rows: pd.DataFrame, base: pd.DataFrame | None) -> dict[str, f
 
 def worst_rtf(jobs: pd.DataFrame, classes: Iterable[str] | None = None) -> float:
     """Largest latency per audio second over the jobs (of `classes`, if given)."""
-    chosen = jobs if classes is None else jobs[jobs["audio_class"].isin(list(classes))]
-    chosen = chosen[chosen["audio_s"] > 0]
-    return float((chosen["latency_s"] / chosen["audio_s"]).max()) if len(chosen) else math.nan
+    c = Column
+    chosen = jobs if classes is None else jobs[jobs[c.audio_class].isin(list(classes))]
+    chosen = chosen[chosen[c.audio_s] > 0]
+    return float((chosen[c.latency_s] / chosen[c.audio_s]).max()) if len(chosen) else math.nan
 
 
 def run(
@@ -266,7 +268,7 @@ def run(
             floor = evaluate.evaluate(model, FLOOR, stressed, progress=False) if stressed else None
             rows = accuracy(model, r, items).assign(remedy=r.name)
             scored[key] = (rows, None if floor is None else floor.assign(remedy=f"floor:{r.name}"))
-        line = summary_frame(frame).iloc[0].to_dict()
+        line = {str(k): v for k, v in summary_frame(frame).iloc[0].items()}
         line |= {
             "remedy": r.name,
             "why": r.why,
@@ -311,9 +313,9 @@ def bars(board: pd.DataFrame, *, base: str = "incident", peer: str = "batched") 
         ConfigError: `base` or `peer` is not on the board.
     """
     by = board.set_index("remedy")
-    for name in (base, peer):
-        if name not in by.index:
-            raise ConfigError("remedy", name, "the bars need it on the scoreboard")
+    for needed in (base, peer):
+        if needed not in by.index:
+            raise ConfigError("remedy", needed, "the bars need it on the scoreboard")
     p = by.loc[peer]
     peer_values = p[list(PARETO_COLUMNS)].astype(float).fillna(np.inf).to_numpy()
     out = []
@@ -416,7 +418,9 @@ PICK_COLUMNS = (
 )  # fmt: skip
 
 
-def pick_table(board: pd.DataFrame, *, base: str = "incident", peer: str = "batched"):
+def pick_table(
+    board: pd.DataFrame, *, base: str = "incident", peer: str = "batched"
+) -> pd.DataFrame:
     """`bars` with what each remedy misses and its paired accuracy columns: the table the lab's
     pick is made on (its first row; the base, the preset being remedied, comes last), as
     `asrlab presets` shows it (``asrlab/data/pick.csv``)."""

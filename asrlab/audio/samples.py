@@ -61,7 +61,7 @@ def decode(
         )
     else:
         pcm = pyav_decode.decode_pyav(
-            path if path is not None else data,
+            path if path is not None else data or b"",
             max_samples=max_samples,
             rate_hz=SAMPLE_RATE_HZ,
             label=label,

@@ -283,10 +283,10 @@ def frame_probs(samples: np.ndarray, backend: str = "onnx") -> np.ndarray:
     import torch
 
     model = _silero_model(_TORCH_WEIGHTS[backend])
-    padded = torch.from_numpy(np.pad(x, (0, -len(x) % FRAME_SAMPLES)))
+    tensor = torch.from_numpy(np.pad(x, (0, -len(x) % FRAME_SAMPLES)))
     with _torch_session():
         model.reset_states()
-        probs = [model(frame, SAMPLE_RATE_HZ).item() for frame in padded.split(FRAME_SAMPLES)]
+        probs = [model(frame, SAMPLE_RATE_HZ).item() for frame in tensor.split(FRAME_SAMPLES)]
     return np.asarray(probs, dtype=np.float32)
 
 

@@ -153,12 +153,9 @@ def run_replays(
     measured: dict[str, float | None] = {}
     for scenario, points in scenarios.items():
         measured[scenario] = None if absolute else measure_job_a(points[0], show=traces)
+    scales = {name: 1.0 if s is None else scale_for(s) for name, s in measured.items()}
     by_scenario = {
-        name: [
-            params
-            | {"threshold_scale": 1.0 if measured[name] is None else scale_for(measured[name])}
-            for params in points
-        ]
+        name: [params | {"threshold_scale": scales[name]} for params in points]
         for name, points in scenarios.items()
     }
     calibrated = [params for points in by_scenario.values() for params in points]

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from asrlab.cli.app import fail
+from asrlab.decoding.models import SERVICE_COMPUTE_TYPE
 from asrlab.errors import AsrlabError, ConfigError
 from asrlab.service.arbiter import INCIDENT_ACQUIRE_TIMEOUT_MS, INCIDENT_HOLD_MAX_MS
 
@@ -38,7 +39,9 @@ def simulate_command(
         int | None, typer.Option(help="Concurrent clients (default: 4 per device).")
     ] = None,
     model: Annotated[str, typer.Option(help="Model whose measured times are drawn.")] = "base",
-    compute_type: Annotated[str, typer.Option(help="Its compute type.")] = "float32",
+    compute_type: Annotated[
+        str, typer.Option(help="Its compute type.")
+    ] = SERVICE_COMPUTE_TYPE,
     asr_timeout_s: Annotated[
         float | None, typer.Option(help="Override the preset's ASR timeout.")
     ] = None,
@@ -137,7 +140,9 @@ def calibrate_command(
         ),
     ] = ["incident"],  # noqa: B006 - typer reads the default, it is never mutated
     model: Annotated[str, typer.Option(help="Model to measure.")] = "base",
-    compute_type: Annotated[str, typer.Option(help="Its compute type.")] = "float32",
+    compute_type: Annotated[
+        str, typer.Option(help="Its compute type.")
+    ] = SERVICE_COMPUTE_TYPE,
     jobs: Annotated[
         int,
         typer.Option("--jobs", help="Jobs per preset, split evenly over the mix's items."),

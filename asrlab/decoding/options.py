@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from asrlab.checks import Check, check_fields
+from asrlab.decoding.models import COMPUTE_TYPES, DEFAULT_COMPUTE_TYPE
 from asrlab.errors import ConfigError
 
 # faster-whisper 1.2.1's default fallback ladder.
@@ -67,7 +68,6 @@ TOKEN_BUDGET_BASE = 16
 # carried-over prompt is at most 223 tokens, so 224 new ones always fit.
 TOKEN_BUDGET_MAX = 224
 WINDOW_S = 30.0  # Whisper's window: 3000 mel frames of 10 ms
-COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "float16", "float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ class DecodeConfig:
     repetition_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
     without_timestamps: bool = False
-    compute_type: str = "auto"
+    compute_type: str = DEFAULT_COMPUTE_TYPE
     cpu_threads: int = 0
     seed: int = 0
     reuse_language_encoding: bool = False

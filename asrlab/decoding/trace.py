@@ -11,6 +11,8 @@ These are plain records; `asrlab.decoding.decoder.TracedModel` fills them in.
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,8 +23,18 @@ NO_SPEECH = "no_speech"  # failed log-prob but no_speech_prob is high: treated a
 ALL_FAILED = "all_failed"  # the last temperature failed too; the best-logprob attempt is kept
 STOPPED = "stopped"  # failed, and a cooperative deadline stopped the loop before the retry
 OVER_BUDGET = "over_budget"  # failed, and the fallback budget ended the ladder: the best is kept
-# A window's outcome when `DecodeConfig.reject_loops` dropped its repetition loop.
-UNINTELLIGIBLE = "unintelligible"
+
+
+class WindowOutcome(enum.StrEnum):
+    """What became of one 30 s window of the decode loop."""
+
+    SEGMENTS = "segments"  # it produced text
+    # faster-whisper dropped it: no-speech probability over its threshold, log probability under
+    NO_SPEECH = "no_speech"
+    UNINTELLIGIBLE = "unintelligible"  # `DecodeConfig.reject_loops` dropped its repetition loop
+    STOPPED = "stopped"  # a cooperative deadline ended the decode before its attempts began
+    # Not decided: a cooperative deadline ended the decode inside its fallback loop.
+    PENDING = ""
 
 
 @dataclass(frozen=True)
@@ -59,19 +71,13 @@ class Attempt:
 
 @dataclass
 class Window:
-    """One 30 s window of the decode loop: its encoder pass and its attempts.
-
-    ``outcome`` is ``"segments"`` when the window produced text, ``"no_speech"`` when
-    faster-whisper dropped it (no-speech probability over threshold and log probability under it),
-    ``"unintelligible"`` when `DecodeConfig.reject_loops` dropped its repetition loop, or
-    ``"stopped"`` when a cooperative deadline ended the decode inside it.
-    """
+    """One 30 s window of the decode loop: its encoder pass, its attempts and its outcome."""
 
     index: int
     encode_s: float = 0.0
     detect_s: float = 0.0
     attempts: list[Attempt] = field(default_factory=list)
-    outcome: str = ""
+    outcome: WindowOutcome = WindowOutcome.PENDING
     n_segments: int = 0
     start_s: float | None = None
 
@@ -100,11 +106,16 @@ class DecodeTrace:
 
     ``transcribe_s`` is wall time inside ``transcribe()``; ``iterate_s`` is wall time spent inside
     the segment generator (the caller's own work between segments is not counted).
+    ``compute_type`` is what CTranslate2 loaded the model as (``"auto"`` and ``"int8"`` resolved,
+    e.g. ``int8_float32`` on a CPU), whatever ``config`` asked for: the service's workers load
+    their own (`asrlab.service.worker.WorkerConfig.compute_type`). None in a trace of an older
+    version.
     """
 
     model: str
     audio_s: float
     config: dict[str, Any]
+    compute_type: str | None = None
     audio_decode_s: float = 0.0
     feature_s: float = 0.0
     language: str | None = None
@@ -202,6 +213,7 @@ class DecodeTrace:
         """One flat row for a results table."""
         return {
             "model": self.model,
+            "compute_type": self.compute_type,
             "audio_s": self.audio_s,
             "language": self.language,
             "language_probability": self.language_probability,
@@ -222,10 +234,13 @@ class DecodeTrace:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: the summary, the stage table, windows with attempts, segments."""
+        """JSON-ready form: the summary, the stage table, windows with attempts, segments, and
+        the timings inside ``transcribe()`` that the summary leaves out (`from_dict` reads it
+        back)."""
         return {
             "summary": self.summary(),
             "config": self.config,
+            "inside_transcribe": {k: getattr(self, k) for k in _INSIDE_TRANSCRIBE},
             "stages": self.stage_rows(),
             "windows": [
                 {k: v for k, v in asdict(w).items() if k != "attempts"}
@@ -234,6 +249,51 @@ class DecodeTrace:
             ],
             "segments": [asdict(s) for s in self.segments],
         }
+
+    @classmethod
+    def from_dict(cls, blob: Mapping[str, Any]) -> DecodeTrace:
+        """The trace `to_dict` wrote (also after a JSON round trip); what it derives (the stage
+        table, ``wall_s``, ``text``, ...) is computed again, not read."""
+        s = blob["summary"]
+        return cls(
+            model=s["model"],
+            audio_s=s["audio_s"],
+            config=dict(blob["config"]),
+            compute_type=s.get("compute_type"),
+            **blob.get("inside_transcribe", {}),
+            language=s["language"],
+            language_probability=s["language_probability"],
+            transcribe_s=s["transcribe_s"],
+            iterate_s=s["iterate_s"],
+            windows=[_window_from(w) for w in blob["windows"]],
+            segments=[SegmentRecord(**x) for x in blob["segments"]],
+            finished=s["finished"],
+            stopped_reason=s["stopped_reason"],
+            rebuild_s=s.get("rebuild_s", 0.0),
+        )
+
+
+# `DecodeTrace` fields that neither the summary nor the windows hold.
+_INSIDE_TRANSCRIBE = (
+    "audio_decode_s",
+    "feature_s",
+    "language_detected",
+    "language_encode_s",
+    "language_detect_s",
+)
+
+
+def _window_from(blob: Mapping[str, Any]) -> Window:
+    attempts = [Attempt(**(a | {"failed": tuple(a["failed"])})) for a in blob["attempts"]]
+    return Window(
+        index=blob["index"],
+        encode_s=blob["encode_s"],
+        detect_s=blob["detect_s"],
+        attempts=attempts,
+        outcome=WindowOutcome(blob["outcome"]),
+        n_segments=blob["n_segments"],
+        start_s=blob["start_s"],
+    )
 
 
 def render_text(trace: DecodeTrace, *, title: str = "") -> str:
@@ -267,7 +327,7 @@ def render_text(trace: DecodeTrace, *, title: str = "") -> str:
         out.append(
             f"window {w.index} ({start}): encode {w.encode_s:.3f} s, {len(w.attempts)} attempt(s) "
             f"{w.decode_s:.2f} s -> {w.outcome}"
-            + (f" ({w.n_segments} segment(s))" if w.outcome == "segments" else "")
+            + (f" ({w.n_segments} segment(s))" if w.outcome == WindowOutcome.SEGMENTS else "")
         )
         out.append(
             f"  {'#':>2} {'temp':>5} {'mode':<12}{'tokens':>7}{'limit':>6}{'all hyp':>8}"

@@ -211,7 +211,7 @@ def compare_runs(
         names = ", ".join(c for m in METRICS for c in m.columns)
         raise ConfigError("metrics", str(run_b.path), f"needs item_id and one of: {names}")
     floors = {m.name: noise_floor(m, [run_a, run_b]) for m in metrics}
-    boot = {"confidence": confidence, "n_resamples": n_resamples, "seed": seed}
+    boot: dict[str, Any] = {"confidence": confidence, "n_resamples": n_resamples, "seed": seed}
     changes = tuple(
         _change(m, p, _for(m, run_a.rows, p), _for(m, run_b.rows, p), floors[m.name], **boot)
         for p in common
@@ -243,8 +243,10 @@ def load_run(path: Path) -> Run:
     failed = tuple(dict.fromkeys(table.loc[~ok, "point"]))
     points = tuple(p for p in dict.fromkeys(table.loc[ok, "point"]) if p not in failed)
     rows = table[ok & table["point"].isin(points)]
-    where = [str(spec.get(k, "")) for k in ("experiment", "code_version", "started_at")]
-    return Run(path, *where, grid, points, failed, rows)
+    experiment, code_version, started_at = (
+        str(spec.get(k, "")) for k in ("experiment", "code_version", "started_at")
+    )
+    return Run(path, experiment, code_version, started_at, grid, points, failed, rows)
 
 
 def _label(grid: tuple[str, ...], values: Any) -> str:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from asrlab.audio import corpus
 from asrlab.service.policy import INCIDENT_ASR_TIMEOUT_S
+from asrlab.service.rows import Column, JobRow
 from asrlab.service.scaling import MARGIN, Thresholds
 
 WIDTH = 120  # terminal columns the table, its scale line and its notes fit in
@@ -76,7 +77,9 @@ def replays(results: pd.DataFrame) -> pd.DataFrame:
 
 def _replay(rows: pd.DataFrame) -> dict[str, Any]:
     first = rows.iloc[0]
-    params = {k.removeprefix("param_"): v for k, v in first.items() if k.startswith("param_")}
+    params = {
+        str(k).removeprefix("param_"): v for k, v in first.items() if str(k).startswith("param_")
+    }
     source = str(_get(first, "replay_a_source", params.get("a_source")) or "pink_noise")
     line = {
         "scenario": scenario_of(source),
@@ -86,22 +89,23 @@ def _replay(rows: pd.DataFrame) -> dict[str, Any]:
         "b_source": _get(first, "replay_b_source", params.get("b_source")),
         "remedy": str(params.get("remedy") or _get(first, "remedy", "?")),
     }
-    roles = set(rows["role"]) if "role" in rows else set()
+    roles = set(rows[Column.role]) if Column.role in rows else set()
     if first["status"] != "ok" or not {"A", "B"} <= roles:  # the point failed: no job rows
         return line | {"A": "replay failed", "A's text": str(_get(first, "error", ""))}
-    a = rows[rows["role"] == "A"].iloc[0]
-    b = rows[rows["role"] == "B"].iloc[0]
-    if bool(_get(a, "remedy_peer", False)):
+    flat_a = rows[rows[Column.role] == "A"].iloc[0]
+    flat_b = rows[rows[Column.role] == "B"].iloc[0]
+    a, b = JobRow.from_flat(flat_a), JobRow.from_flat(flat_b)
+    if bool(_get(flat_a, "remedy_peer", False)):
         line["remedy"] += " (peer)"
-    thresholds = {k: float(a[k]) for k in a.index if k.startswith("threshold_")}
-    granted = _number(_get(a, "t_lease_granted_s"))
+    thresholds = {str(k): float(v) for k, v in flat_a.items() if str(k).startswith("threshold_")}
+    granted = _number(a.t_lease_granted_s)
     hold_max_s = thresholds.get("threshold_hold_max_ms", math.nan) / 1000
     return (
         line
-        | _job("A", a)
-        | _job("B", b)
+        | _job("A", a, _get(flat_a, "nb_status"))
+        | _job("B", b, _get(flat_b, "nb_status"))
         | {
-            "B at s": _number(_get(b, "received")) - _number(_get(a, "received")),
+            "B at s": _number(b.received) - _number(a.received),
             "A deadline s": thresholds.get("threshold_asr_timeout_s", math.nan),
             "A overdue at s": granted + hold_max_s,  # NaN when A never held the lease
         }
@@ -109,14 +113,15 @@ def _replay(rows: pd.DataFrame) -> dict[str, Any]:
     )
 
 
-def _job(role: str, row: pd.Series) -> dict[str, Any]:
-    """A job's outcome, seconds until its client was answered and the transcript it got."""
-    # The sweep renames the notebook's ``status`` column where it differs from the point's.
-    status = _get(row, "nb_status")
-    status = row["status"] if status is None else status
-    label = outcome(str(status), _get(row, "client_error"), _get(row, "notice"))
-    text = _get(row, "text") if status == "ok" else None
-    return {role: label, f"{role} s": _number(row["total_s"]), f"{role}'s text": text or ""}
+def _job(role: str, row: JobRow, nb_status: Any = None) -> dict[str, Any]:
+    """A job's outcome, seconds until its client was answered and the transcript it got.
+
+    The sweep renames the notebook's ``status`` column ``nb_status`` where it differs from the
+    point's, so that ``row.status`` is then the point's and ``nb_status`` the job's."""
+    status = row.status if nb_status is None else nb_status
+    label = outcome(str(status), row.client_error, row.notice)
+    text = row.text if status == "ok" else None
+    return {role: label, f"{role} s": _number(row.total_s), f"{role}'s text": text or ""}
 
 
 def outcome(status: str, client_error: Any = None, notice: Any = None) -> str:
@@ -202,9 +207,8 @@ def exceptions(lines: pd.DataFrame) -> list[str]:
     own = ("threshold_asr_timeout_s", "threshold_segments_timeout_s")
     differ = known[(known[list(own)] != first[list(own)]).any(axis=1)]
     return [
-        f"{r.remedy} ran with its own ASR timeout {_seconds(r.threshold_asr_timeout_s)} s, "
-        f"guard {_seconds(r.threshold_segments_timeout_s)} s"
-        for r in differ.itertuples()
+        f"{remedy} ran with its own ASR timeout {_seconds(asr_s)} s, guard {_seconds(guard_s)} s"
+        for remedy, asr_s, guard_s in zip(differ["remedy"], *(differ[c] for c in own), strict=True)
     ]
 
 

@@ -61,7 +61,10 @@ def run_point(
         return None, time.perf_counter() - t0
     except Exception as e:
         # PapermillExecutionError's str() is the whole traceback; ename/evalue is what failed.
-        text = f"{e.ename}: {e.evalue}" if hasattr(e, "ename") else f"{type(e).__name__}: {e}"
+        if hasattr(e, "ename") and hasattr(e, "evalue"):
+            text = f"{e.ename}: {e.evalue}"
+        else:
+            text = f"{type(e).__name__}: {e}"
         return text, time.perf_counter() - t0
 
 

@@ -20,7 +20,7 @@ from asrlab.lab.experiment import cell
 if TYPE_CHECKING:
     from asrlab.lab.compare import Comparison
     from asrlab.lab.experiment import Experiment
-    from asrlab.lab.sweep import SweepResult
+    from asrlab.lab.outcomes import SweepResult
 
 
 # The answer first: a reader opens the report for what the sweep found, not for how it ran.
@@ -197,8 +197,6 @@ def write_comparison(comparison: Comparison, out: Path | None = None) -> list[Pa
     written = {folder / "compare.md": f"# asrlab compare\n\n{body}", folder / "compare.json": blob}
     if out is not None:
         written[out] = f"# asrlab compare\n\n{body}"
-    from asrlab.lab.reports import report_html
-
     report = folder / "report.md"
     try:
         if report.is_file():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,10 +28,14 @@ Finished = tuple[str, str | None, float, dict[str, Any] | None]
 class Runner(Protocol):
     """Runs points; ``name`` goes into sweep.json, ``jobs`` is how many run at once."""
 
-    name: str
-    jobs: int
+    @property
+    def name(self) -> str: ...
+    @property
+    def jobs(self) -> int: ...
 
-    def run(self, calls: list[PointCall]) -> Iterator[Finished]: ...
+    # A generator, not any iterator: the sweep closes it when it stops early, which runs the
+    # runner's `finally` (no point outlives the sweep).
+    def run(self, calls: list[PointCall]) -> Generator[Finished, None, None]: ...
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class LocalPool:
     jobs: int
     name: str = LOCAL_POOL
 
-    def run(self, calls: list[PointCall]) -> Iterator[Finished]:
+    def run(self, calls: list[PointCall]) -> Generator[Finished, None, None]:
         waiting = list(reversed(calls))
         running: list[PointProcess] = []
         environ = point_environ()
@@ -71,7 +75,7 @@ class DaskRunner:
     jobs: int
     name: str
 
-    def run(self, calls: list[PointCall]) -> Iterator[Finished]:
+    def run(self, calls: list[PointCall]) -> Generator[Finished, None, None]:
         from asrlab.lab import cluster
 
         if calls:

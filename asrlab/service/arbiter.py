@@ -20,7 +20,17 @@ from typing import Literal
 
 from asrlab.checks import Check, check_fields
 
-POLICIES: tuple[str, ...] = ("incident", "revoke_overdue", "deadline_aware", "fifo")
+
+class ArbiterPolicy(enum.StrEnum):
+    """How the arbiter treats an overdue lease and a request it cannot grant (`LeaseArbiter`)."""
+
+    INCIDENT = "incident"  # production's: nothing is granted while a lease is overdue
+    REVOKE_OVERDUE = "revoke_overdue"  # an overdue lease is revoked (its job cancelled)
+    DEADLINE_AWARE = "deadline_aware"  # refused at once when the wait would pass the deadline
+    FIFO = "fifo"  # granted in order whenever a slot is free, overdue or not
+
+
+POLICIES: tuple[str, ...] = tuple(p.value for p in ArbiterPolicy)
 # The incident's arbiter: holdMaxMs (a lease held longer is overdue) and the acquire timeout.
 INCIDENT_HOLD_MAX_MS = 20_000.0
 INCIDENT_ACQUIRE_TIMEOUT_MS = 5_000.0
@@ -51,14 +61,14 @@ class ArbiterConfig:
         acquire_timeout_ms: how long (ms) a caller may wait for a grant before it is told
             ``GPU lease timeout: <STATE>``.
         usage_high: sampled usage (0..1) at or above which the device counts as busy.
-        policy: one of `POLICIES` (see `LeaseArbiter`).
+        policy: the `ArbiterPolicy` (its string is accepted, and held as the enum).
     """
 
     capacity: int = 1
     default_hold_max_ms: float = INCIDENT_HOLD_MAX_MS
     acquire_timeout_ms: float = INCIDENT_ACQUIRE_TIMEOUT_MS
     usage_high: float = 0.90
-    policy: str = "incident"
+    policy: ArbiterPolicy = ArbiterPolicy.INCIDENT
 
     def __post_init__(self) -> None:
         checks: list[Check] = [
@@ -69,6 +79,7 @@ class ArbiterConfig:
             ("policy", self.policy in POLICIES, f"unknown policy; choose one of {POLICIES}"),
         ]
         check_fields(self, checks)
+        object.__setattr__(self, "policy", ArbiterPolicy(self.policy))
 
 
 @dataclass(frozen=True)
@@ -242,7 +253,7 @@ class LeaseArbiter:
         ahead = list(self._waiters).index(waiter.ticket) if queued else len(self._waiters)
         state = self._observe(now_ms)
         free = len(self._live) < self.config.capacity
-        blocked = state is State.GPU_USAGE_HIGH and self.config.policy != "fifo"
+        blocked = state is State.GPU_USAGE_HIGH and self.config.policy != ArbiterPolicy.FIFO
         if ahead == 0 and free and not blocked:
             self._waiters.pop(waiter.ticket, None)
             return Decision("granted", lease=self._grant(waiter, now_ms))
@@ -253,7 +264,7 @@ class LeaseArbiter:
             return Decision("refused", reason=refusal)
         if ahead:
             reason = f"queued behind {ahead} earlier request(s)"
-        elif self.config.policy == "fifo":
+        elif self.config.policy == ArbiterPolicy.FIFO:
             reason = f"all {self.config.capacity} lease slot(s) are held"
         else:
             reason = state.value
@@ -271,7 +282,7 @@ class LeaseArbiter:
         return lease
 
     def _deadline_refusal(self, waiter: _Waiter, now_ms: float) -> str | None:
-        if self.config.policy != "deadline_aware" or waiter.deadline_ms is None:
+        if self.config.policy != ArbiterPolicy.DEADLINE_AWARE or waiter.deadline_ms is None:
             return None
         remaining = waiter.deadline_ms - now_ms
         if self.overdue(now_ms):  # nothing says when an overdue lease ends: unbounded
@@ -290,7 +301,7 @@ class LeaseArbiter:
         )
 
     def _revoke_overdue(self, now_ms: float) -> list[Lease]:
-        if self.config.policy != "revoke_overdue":
+        if self.config.policy != ArbiterPolicy.REVOKE_OVERDUE:
             return []
         revoked = self.overdue(now_ms)
         for lease in revoked:

@@ -27,7 +27,7 @@ class FaultReport:
     """What happened to each job under random kills, and which promises were broken."""
 
     jobs: int = 0
-    outcomes: Counter = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)  # "ok" or the error's class name
     kills: int = 0
     violations: list[str] = field(default_factory=list)
     worst_total_s: float = 0.0

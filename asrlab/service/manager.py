@@ -3,8 +3,9 @@
 `WorkerManager` is a context manager; leaving it (normally or on an exception) stops every
 worker, and a worker whose manager dies exits on its own (`asrlab.service.worker`). One thread per
 worker ("slot") takes the next job from a shared queue, sends it, and watches the pipe and the
-clock. What each policy does at the deadline is `asrlab.service.policy`'s rule (the simulator uses
-the same one):
+clock. What happens at the deadline is `asrlab.service.policy.step`'s answer, which the slot asks
+whenever the clock reaches the instant it gave or a message arrives (the simulator steps the same
+function on simulated time):
 
 - ``hard_kill``: at the deadline the worker gets SIGKILL; once it is confirmed dead the caller
   gets `AsrTimeout` and a new worker is started (its start time is recorded as ``respawn_s``).
@@ -26,17 +27,26 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from asrlab.decoding.options import DecodeConfig
-from asrlab.errors import AsrlabError, JobCancelled, JobFailed, WorkerCrashed
+from asrlab.errors import AsrlabError, JobFailed, WorkerCrashed
 from asrlab.service import policy
 from asrlab.service.jobs import JobHandle, JobMetrics, JobResult
-from asrlab.service.message import STOP, JobMessage
+from asrlab.service.message import (
+    STOP,
+    Done,
+    Failed,
+    JobMessage,
+    Ready,
+    SegmentMessage,
+    Started,
+    WorkerAnswer,
+)
+from asrlab.service.policy import Answer, Cause, Kill, Wait, Where
 from asrlab.service.worker import WorkerConfig, serve
 
 _SPAWN_TRIES = 3  # a worker killed while loading is started again this many times
@@ -49,15 +59,22 @@ _CANCEL_POLL_S = 0.05
 class _Worker:
     process: Any
     conn: Any
-    pid: int
-    load_s: float
+    ready: Ready
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def pid(self) -> int:
+        return self.ready.pid
 
     def close_conn(self) -> None:
         """Close the pipe once, whichever thread (slot or close()) gets here first."""
         with self._lock:
             if not self.conn.closed:
                 self.conn.close()
+
+
+class _Crashed(Exception):
+    """The slot's worker died, or its pipe was closed (by `close`), while it held a job."""
 
 
 class WorkerManager:
@@ -117,8 +134,8 @@ class WorkerManager:
                 pending = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if pending is not None and pending._claim():
-                pending._finish(AsrlabError(f"job {pending.job_id}: the manager was closed"))
+            if pending is not None and pending.claim():
+                pending.finish(AsrlabError(f"job {pending.job_id}: the manager was closed"))
         for _ in self._threads:
             self._queue.put(None)
         for worker in workers:
@@ -140,13 +157,15 @@ class WorkerManager:
         job_id: str | None = None,
         timeout_s: float | None = None,
     ) -> JobHandle:
-        """Queue a job; its deadline is ``timeout_s`` (default ``asr_timeout_s``) from now."""
+        """Queue a job; its deadline is ``timeout_s`` (default ``asr_timeout_s``) from now (0: a
+        caller whose own deadline has passed: the job is answered `AsrTimeout`, never run)."""
         if self._closing or not self._threads:
             raise AsrlabError("the manager is not running: use it as a context manager")
         now = time.monotonic()
         cfg = self.config
-        due = policy.deadline(cfg.policy, now, timeout_s or cfg.asr_timeout_s)
-        timeout = None if due is None else (timeout_s or cfg.asr_timeout_s)
+        limit_s = cfg.asr_timeout_s if timeout_s is None else timeout_s
+        due = policy.deadline(cfg.policy, now, limit_s)
+        timeout = None if due is None else limit_s
         metrics = JobMetrics(
             job_id=job_id or f"job-{next(self._ids)}",
             policy=cfg.policy,
@@ -160,6 +179,7 @@ class WorkerManager:
             decode=decode,
             deadline=due,
             metrics=metrics,
+            backstop_s=cfg.backstop_s,
         )
         with self._stats_lock:
             self.history.append(metrics)
@@ -167,14 +187,14 @@ class WorkerManager:
         return handle
 
     def cancel(self, handle: JobHandle, reason: str) -> None:
-        """Stop a job: a queued one fails at once, a running one has its worker killed.
+        """Stop a job: a queued one fails at once, a running one has its worker killed (by its
+        slot, at its next step).
 
         The caller gets `JobCancelled`; used when a lease is revoked (docs/design.md, the arbiter).
         """
-        handle._cancel = reason
-        if handle._claim():  # still queued: no worker holds it
-            handle.metrics.status = "cancelled"
-            handle._finish(JobCancelled(handle.job_id, reason))
+        handle.request_cancel(reason)
+        if handle.claim():  # still queued: no worker holds it
+            self._queued_step(handle)
 
     def run(self, samples: np.ndarray, decode: DecodeConfig, **kwargs: Any) -> JobResult:
         """Submit a job and wait for its result."""
@@ -186,21 +206,47 @@ class WorkerManager:
             handle = self._queue.get()
             if handle is None or self._closing:
                 return
-            if not handle._claim():
-                continue  # expired while queued
-            now = time.monotonic()
-            if handle.deadline is not None and now >= handle.deadline:
-                handle._finish(handle._timeout(now, "queued"))
-                continue
-            self._drive(index, handle)
+            if not handle.claim():
+                continue  # expired or cancelled while queued
+            if self._queued_step(handle):
+                self._drive(index, handle)
+
+    def _queued_step(self, handle: JobHandle) -> bool:
+        """Step the policy for a claimed job that no worker holds yet: answer it if its deadline
+        passed or it was cancelled; True if it is to be run."""
+        now = time.monotonic()
+        action = policy.step(handle.state(running=False), now)
+        if isinstance(action, Answer):
+            handle.finish(handle.error(action.cause, action.where, now))
+            return False
+        return True
 
     def _drive(self, index: int, handle: JobHandle) -> None:
-        """Run one job on slot ``index`` to its end, enforcing the policy."""
-        cfg, m = self.config, handle.metrics
+        """Run one job on slot ``index`` to its end, doing what the policy's step says."""
         worker = self._live_worker(index)
         if worker is None:
-            handle._finish(WorkerCrashed(handle.job_id, None, None))
+            handle.finish(WorkerCrashed(handle.job_id, None, None))
             return
+        try:
+            sent = self._send(worker, handle)
+            while True:
+                now = time.monotonic()
+                match policy.step(handle.state(running=True), now):
+                    case Kill(cause=cause):
+                        self._kill(index, worker, handle, cause)
+                        return
+                    case Answer(cause=cause, where=where):  # legacy: the worker decodes on
+                        handle.finish(handle.error(cause, where, now))
+                    case Wait(until=until):
+                        answer = self._receive(worker, until, now)
+                        if answer is not None and self._on_answer(handle, answer, sent):
+                            return
+        except _Crashed:
+            self._crashed(index, worker, handle)
+
+    def _send(self, worker: _Worker, handle: JobHandle) -> float:
+        """Send the job to ``worker``; the instant it was sent."""
+        cfg, m = self.config, handle.metrics
         sent = time.monotonic()
         m.queue_wait_s, m.worker_pid = sent - m.submitted, worker.pid
         message = JobMessage(
@@ -214,79 +260,61 @@ class WorkerManager:
         )
         try:
             worker.conn.send(message)
-        except (OSError, ValueError):
-            self._crashed(index, worker, handle)
-            return
-        kill_at = policy.kill_at(cfg.policy, handle.deadline, cfg.backstop_s)
-        while True:
-            now = time.monotonic()
-            if handle.deadline is not None and not handle.done and now >= handle.deadline:
-                if policy.legacy(cfg.policy):  # the incident's ASR_TIMEOUT: give up, no kill
-                    handle._finish(handle._timeout(now, "running"))
-            if kill_at is not None and now >= kill_at:
-                self._kill(index, worker, handle, lambda t: handle._timeout(t, "running"))
-                return
-            if handle._cancel is not None:
-                reason = handle._cancel
-                handle.metrics.status = "cancelled"
-                self._kill(
-                    index, worker, handle, lambda t, why=reason: JobCancelled(handle.job_id, why)
-                )
-                return
-            instants = [t for t in (kill_at, None if handle.done else handle.deadline) if t]
-            wait = max(0.0, min(instants) - now) if instants else None
-            try:
-                if not worker.conn.poll(
-                    _CANCEL_POLL_S if wait is None else min(wait, _CANCEL_POLL_S)
-                ):
-                    continue
-                kind, job_id, *rest = worker.conn.recv()
-            except (EOFError, OSError):  # the worker died, or close() closed the pipe
-                self._crashed(index, worker, handle)
-                return
-            if job_id != handle.job_id:
-                self._count_late()
-                continue
-            if self._on_message(handle, kind, rest, sent):
-                return
+        except (OSError, ValueError) as e:
+            raise _Crashed from e
+        return sent
 
-    def _on_message(self, handle: JobHandle, kind: str, rest: list[Any], sent: float) -> bool:
-        """Apply one message from the worker; True when the job is over for this slot."""
+    def _receive(self, worker: _Worker, until: float | None, now: float) -> WorkerAnswer | None:
+        """The worker's next answer, or None if there was none by ``until`` or the next look
+        for a cancellation (whichever is sooner)."""
+        wait_s = _CANCEL_POLL_S if until is None else min(max(0.0, until - now), _CANCEL_POLL_S)
+        try:
+            if not worker.conn.poll(wait_s):
+                return None
+            answer: WorkerAnswer = worker.conn.recv()
+        except (EOFError, OSError) as e:  # the worker died, or close() closed the pipe
+            raise _Crashed from e
+        return answer
+
+    def _on_answer(self, handle: JobHandle, answer: WorkerAnswer, sent: float) -> bool:
+        """Apply one answer from the worker; True when the job is over for this slot."""
+        if answer.job_id != handle.job_id:
+            self._count_late()  # about a job given up earlier: never handed to this one
+            return False
+        match answer:
+            case Started(t=t):
+                handle.started(t, sent)
+            case SegmentMessage(segment=segment):
+                handle.segment(segment, time.monotonic())
+            case Done():
+                self._on_done(handle, answer)
+                return True
+            case Failed(error=error):
+                self._worked_after_deadline(handle, time.monotonic())
+                handle.metrics.status = "failed"
+                if not handle.finish(JobFailed(handle.job_id, error)):
+                    self._late(handle.metrics)
+                return True
+        return False
+
+    def _on_done(self, handle: JobHandle, done: Done) -> None:
         m, now = handle.metrics, time.monotonic()
-        if kind == "started":
-            m.worker_start_s = rest[0] - sent
-            handle._started_at = rest[0]
-            return False
-        if kind == "segment":
-            if m.first_segment_s is None:
-                m.first_segment_s = now - m.submitted
-            if not handle.done:
-                handle._events.put(rest[0])
-            return False
-        if handle.deadline is not None and now > handle.deadline:
-            m.work_after_deadline_s = now - handle.deadline
-        if kind == "error":
-            m.status = "failed"
-            if not handle._finish(JobFailed(handle.job_id, rest[0])):
-                self._late(m)
-            return True
-        payload = rest[0]
-        guard = payload.get("guard")
-        if guard:
-            started = handle._started_at  # all three are seconds after decoding began
-            m.guard_entered_s = guard["entered"] - started
-            m.guard_left_s = guard["left"] - started
-            m.guard_raised_s = None if guard["raised"] is None else guard["raised"] - started
-        if m.first_segment_s is None and payload["segments"]:
+        self._worked_after_deadline(handle, now)
+        if done.guard is not None:
+            handle.guarded(done.guard)
+        if m.first_segment_s is None and done.segments:
             m.first_segment_s = now - m.submitted
-        partial = payload["trace"]["summary"]["stopped_reason"] is not None
-        result = JobResult(handle.job_id, payload["segments"], payload["trace"], m, partial)
-        if handle._finish(result):
-            m.status = "partial" if partial else "ok"
+        result = JobResult(handle.job_id, done.segments, done.trace, m)
+        if handle.finish(result):
+            m.status = "partial" if result.partial else "ok"
         else:
             handle.late = result
             self._late(m)
-        return True
+
+    @staticmethod
+    def _worked_after_deadline(handle: JobHandle, now: float) -> None:
+        if handle.deadline is not None and now > handle.deadline:
+            handle.metrics.work_after_deadline_s = now - handle.deadline
 
     def _late(self, m: JobMetrics) -> None:
         m.late_result = True
@@ -296,13 +324,7 @@ class WorkerManager:
         with self._stats_lock:
             self.late_results += 1
 
-    def _kill(
-        self,
-        index: int,
-        worker: _Worker,
-        handle: JobHandle,
-        error: Callable[[float], AsrlabError],
-    ) -> None:
+    def _kill(self, index: int, worker: _Worker, handle: JobHandle, cause: Cause) -> None:
         """SIGKILL the job's worker, answer the caller once it is dead, start a new worker."""
         worker.process.kill()
         worker.process.join(timeout=_JOIN_S)
@@ -311,7 +333,7 @@ class WorkerManager:
         m.killed = True
         if handle.deadline is not None:
             m.work_after_deadline_s = max(0.0, now - handle.deadline)
-        handle._finish(error(now))  # told only once the process is dead
+        handle.finish(handle.error(cause, Where.RUNNING, now))  # told only once it is dead
         m.respawn_s = self._respawn(index, worker)
 
     def _crashed(self, index: int, worker: _Worker, handle: JobHandle) -> None:
@@ -319,7 +341,7 @@ class WorkerManager:
         with self._stats_lock:
             self.crashes += 1
         handle.metrics.status = "crashed"
-        handle._finish(WorkerCrashed(handle.job_id, worker.pid, worker.process.exitcode))
+        handle.finish(WorkerCrashed(handle.job_id, worker.pid, worker.process.exitcode))
         handle.metrics.respawn_s = self._respawn(index, worker)
 
     # --- worker processes -----------------------------------------------------------------
@@ -371,6 +393,7 @@ class WorkerManager:
             name="asrlab-worker",
         )
         process.start()
+        assert process.pid is not None  # set by start()
         self.spawned_pids.append(process.pid)
         child_conn.close()  # so that the worker's death reads as EOF here
         give_up = time.monotonic() + self.config.start_timeout_s
@@ -378,8 +401,8 @@ class WorkerManager:
             # Short polls, so that close() never waits for a model load to finish.
             while not self._closing and time.monotonic() < give_up:
                 if parent_conn.poll(0.1):
-                    _, pid, load_s = parent_conn.recv()
-                    return _Worker(process, parent_conn, pid, load_s)
+                    ready: Ready = parent_conn.recv()
+                    return _Worker(process, parent_conn, ready)
         except (EOFError, OSError):
             pass  # died while loading (killed, or the model failed): tried again by the caller
         process.kill()

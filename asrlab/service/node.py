@@ -4,27 +4,30 @@
 
 The record's timeline has the incident's rows (docs/incident.md): received, decoded, VAD done,
 lease granted, submitted, worker started, language detected, transcribe() returned, segments
-done or timed out, result delivered or discarded as late. Times are seconds since the node
-received the job, on the one monotonic clock every process of the lab shares.
+done or timed out, result delivered or discarded as late (`asrlab.service.rows.Mark`). Times are
+seconds since the node received the job, on the one monotonic clock every process of the lab
+shares. `JobRecord.row` is the job's `JobRow`, each timeline row in its own field.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from asrlab.audio import vad
 from asrlab.audio.samples import SAMPLE_RATE_HZ, decode, validate
-from asrlab.decoding.trace import UNINTELLIGIBLE
+from asrlab.decoding.trace import DecodeTrace, SegmentRecord, WindowOutcome
 from asrlab.errors import AsrlabError, LeaseRejected
 from asrlab.service.arbiter import Lease
-from asrlab.service.jobs import JobHandle
+from asrlab.service.jobs import JobHandle, JobMetrics
 from asrlab.service.manager import WorkerManager
+from asrlab.service.message import ResultMode
 from asrlab.service.realtime import RealtimeArbiter
 from asrlab.service.remedies import Remedy
+from asrlab.service.rows import JobRow, Mark, with_worker
 
 
 @dataclass
@@ -34,6 +37,9 @@ class JobRecord:
     ``client_error`` is the exact text the web client would show (None on success);
     ``notice`` what a successful answer tells the client it left out: audio the VAD gate did not
     decode (``no speech``), or windows `DecodeConfig.reject_loops` dropped (``unintelligible``).
+    ``timeline`` is the incident's table as shown (text, seconds); ``marks`` the same instants
+    by `Mark`, and ``details`` what a mark's text names (the language detected, the error's
+    class).
     """
 
     job_id: str
@@ -44,6 +50,8 @@ class JobRecord:
     client_error: str | None = None
     notice: str | None = None
     timeline: list[tuple[str, float]] = field(default_factory=list)
+    marks: dict[Mark, float] = field(default_factory=dict)
+    details: dict[Mark, str] = field(default_factory=dict)
     vad_spans: int | None = None
     vad_s: float | None = None
     lease_token: int | None = None
@@ -51,12 +59,17 @@ class JobRecord:
     lease_held_s: float | None = None
     lease_hold_max_s: float | None = None
     text: str = ""
-    segments: list[dict[str, Any]] = field(default_factory=list)
-    trace: dict[str, Any] | None = None
-    worker: dict[str, Any] | None = None  # the worker's JobMetrics row
+    segments: tuple[SegmentRecord, ...] = ()
+    trace: DecodeTrace | None = None
+    worker: JobMetrics | None = None  # the worker's measurements, as last read
 
-    def mark(self, event: str, at: float | None = None) -> None:
-        self.timeline.append((event, (time.monotonic() if at is None else at) - self.received))
+    def mark(self, mark: Mark, at: float | None = None, detail: str | None = None) -> None:
+        """Record ``mark`` at monotonic instant ``at`` (default: now)."""
+        t = (time.monotonic() if at is None else at) - self.received
+        self.timeline.append((mark.label(detail), t))
+        self.marks[mark] = t
+        if detail is not None:
+            self.details[mark] = detail
 
     answered_s: float | None = None  # when the client got its answer (result or error)
 
@@ -75,16 +88,16 @@ class JobRecord:
 
     def stage_rows(self) -> list[dict[str, Any]]:
         """The incident's second table: audio decode, VAD, transcribe(), list(segments), total."""
-        t = dict(self.timeline)
-        summary = (self.trace or {}).get("summary", {})
+        t = self.marks
+        trace = self.trace
         rows = [
-            ("audio decode", t.get("decoded", 0.0)),
+            ("audio decode", t.get(Mark.DECODED, 0.0)),
             ("VAD", (self.vad_s or 0.0)),
-            ("transcribe()", summary.get("transcribe_s")),
-            ("list(segments)", summary.get("iterate_s")),
+            ("transcribe()", None if trace is None else trace.transcribe_s),
+            ("list(segments)", None if trace is None else trace.iterate_s),
         ]
         # Until the last work ended: under the legacy guard the decode outlives the client's answer.
-        total = max(self.total_s, t.get("segments done", 0.0))
+        total = max(self.total_s, t.get(Mark.SEGMENTS_DONE, 0.0))
         out = [
             {"stage": s, "seconds": v, "share": (v / total if v and total else None)}
             for s, v in rows
@@ -98,18 +111,32 @@ class JobRecord:
         )
         return out  # the total row's "share" column holds the RTF, as in docs/incident.md
 
-    def row(self) -> dict[str, Any]:
-        """One flat row for results.parquet."""
-        flat = {
-            k: v
-            for k, v in asdict(self).items()
-            if k not in ("timeline", "segments", "trace", "worker")
-        }
-        flat |= {f"t_{event.replace(' ', '_')}_s": at for event, at in self.timeline}
-        flat |= {f"worker_{k}": v for k, v in (self.worker or {}).items()}
-        flat["total_s"] = self.total_s
-        flat["lease_overdue"] = self.lease_overdue
-        return flat
+    def row(self) -> JobRow:
+        """The job's `JobRow`: what the node knows of it (a workload adds its plan)."""
+        instants: dict[str, Any] = {mark.column: t for mark, t in self.marks.items()}
+        row = JobRow(
+            job_id=self.job_id,
+            remedy=self.remedy,
+            status=self.status,
+            audio_s=self.audio_s,
+            client_error=self.client_error,
+            error_type=self.details.get(Mark.FAILED),
+            notice=self.notice,
+            text=self.text,
+            received=self.received,
+            answered_s=self.answered_s,
+            total_s=self.total_s,
+            vad_spans=self.vad_spans,
+            vad_s=self.vad_s,
+            lease_token=self.lease_token,
+            lease_wait_s=self.lease_wait_s,
+            lease_held_s=self.lease_held_s,
+            lease_hold_max_s=self.lease_hold_max_s,
+            lease_overdue=self.lease_overdue,
+            detected_language=self.details.get(Mark.LANGUAGE_DETECTED),
+            **instants,
+        )
+        return row if self.worker is None else with_worker(row, self.worker)
 
 
 class Node:
@@ -147,17 +174,17 @@ class Node:
     def run(self, job_id: str, source: Any) -> JobRecord:
         """Take one job from receipt to the client's answer."""
         record = JobRecord(job_id=job_id, remedy=self.remedy.name, received=time.monotonic())
-        record.mark("received", record.received)
+        record.mark(Mark.RECEIVED, record.received)
         deadline = record.received + self.remedy.asr_timeout_s
         try:
             samples = self._decode(record, source)
-            samples = self._vad(record, samples)
-            if samples is not None:
-                self._lease_and_transcribe(record, samples, deadline)
+            speech = self._vad(record, samples)
+            if speech is not None:
+                self._lease_and_transcribe(record, speech, deadline)
             record.status = "ok"
         except AsrlabError as e:
             record.status, record.client_error = "failed", str(e)
-            record.mark(f"failed: {type(e).__name__}")
+            record.mark(Mark.FAILED, detail=type(e).__name__)
         record.answered_s = record.timeline[-1][1]
         return record
 
@@ -165,7 +192,7 @@ class Node:
         samples = source if isinstance(source, np.ndarray) else decode(source)
         samples = validate(samples)
         record.audio_s = len(samples) / SAMPLE_RATE_HZ
-        record.mark("decoded")
+        record.mark(Mark.DECODED)
         return samples
 
     def _vad(self, record: JobRecord, samples: np.ndarray) -> np.ndarray | None:
@@ -174,17 +201,19 @@ class Node:
             samples, trim=self.remedy.vad_trim, config=self.vad_config, backend=self.vad_backend
         )
         record.vad_spans, record.vad_s = len(gated.found.spans), gated.found.seconds
-        record.mark("VAD done")
+        record.mark(Mark.VAD_DONE)
         if not self.remedy.vad_gate:
             return samples
         if gated.samples is None:
             record.notice = "no speech"
-            record.mark("no speech: not decoded")
-            record.mark("result delivered")
+            record.mark(Mark.NO_SPEECH)
+            record.mark(Mark.RESULT_DELIVERED)
             return None
         return gated.samples
 
-    def _lease_and_transcribe(self, record: JobRecord, samples: np.ndarray, deadline: float):
+    def _lease_and_transcribe(
+        self, record: JobRecord, samples: np.ndarray, deadline: float
+    ) -> None:
         asked = time.monotonic()
         try:
             with self.arbiter.lease(
@@ -193,7 +222,7 @@ class Node:
                 granted = time.monotonic()
                 record.lease_token, record.lease_wait_s = lease.token, granted - asked
                 record.lease_hold_max_s = lease.hold_max_ms / 1000
-                record.mark("lease granted")
+                record.mark(Mark.LEASE_GRANTED)
                 try:
                     self._transcribe(record, samples, lease, deadline)
                 finally:
@@ -204,35 +233,38 @@ class Node:
             raise
         finally:
             if record.lease_token is not None:
-                record.mark("lease released")
+                record.mark(Mark.LEASE_RELEASED)
 
-    def _transcribe(self, record: JobRecord, samples: np.ndarray, lease: Lease, deadline: float):
+    def _transcribe(
+        self, record: JobRecord, samples: np.ndarray, lease: Lease, deadline: float
+    ) -> None:
         timeout_s = max(0.0, deadline - time.monotonic())
         handle = self.manager.submit(
             samples, self.remedy.decode, job_id=record.job_id, timeout_s=timeout_s
         )
         self._running[lease.token] = handle
         self._handles[record.job_id] = handle
-        record.mark("submitted")
+        record.mark(Mark.SUBMITTED)
         try:
-            if self.remedy.result_mode == "streaming":
+            if self.remedy.result_mode == ResultMode.STREAMING:
                 for i, _ in enumerate(handle.stream()):
                     if i == 0:
-                        record.mark("first segment")
+                        record.mark(Mark.FIRST_SEGMENT)
             result = handle.result()
         except AsrlabError:
             self._worker_marks(record, handle)
-            record.mark("timed out" if handle.metrics.timed_out else "worker failed")
+            record.mark(Mark.TIMED_OUT if handle.metrics.timed_out else Mark.WORKER_FAILED)
             raise
         finally:
-            record.worker = handle.metrics.row()
+            record.worker = replace(handle.metrics)  # a copy: the manager goes on
         self._worker_marks(record, handle, result.trace)
         record.segments, record.text, record.trace = result.segments, result.text, result.trace
-        dropped = [w["index"] for w in result.trace["windows"] if w["outcome"] == UNINTELLIGIBLE]
+        lost = WindowOutcome.UNINTELLIGIBLE
+        dropped = [w.index for w in result.trace.windows if w.outcome == lost]
         if dropped:
-            record.notice = f"{UNINTELLIGIBLE}: window(s) {', '.join(map(str, dropped))} dropped"
-            record.mark(f"{UNINTELLIGIBLE}: {len(dropped)} window(s) dropped")
-        record.mark("result delivered")
+            record.notice = f"{lost}: window(s) {', '.join(map(str, dropped))} dropped"
+            record.mark(Mark.WINDOWS_DROPPED, detail=str(len(dropped)))
+        record.mark(Mark.RESULT_DELIVERED)
 
     def settle(self, record: JobRecord, timeout_s: float = 120.0) -> None:
         """Wait for a given-up job's late result, then record when it came and that it was
@@ -244,30 +276,30 @@ class Node:
         while not handle.metrics.late_result and time.monotonic() < end:
             time.sleep(0.05)
         m = handle.metrics
-        record.worker = m.row()
+        record.worker = replace(m)
         if handle.late is not None:  # what the worker was doing all along, as its trace shows
             record.trace = handle.late.trace
             self._worker_marks(record, handle, handle.late.trace)
         if m.late_result and handle.deadline is not None:
-            record.mark("result arrived late: discarded", handle.deadline + m.work_after_deadline_s)
+            record.mark(Mark.LATE_RESULT, handle.deadline + m.work_after_deadline_s)
         record.timeline.sort(key=lambda event: event[1])
 
     @staticmethod
-    def _worker_marks(record: JobRecord, handle: JobHandle, trace: dict | None = None) -> None:
+    def _worker_marks(
+        record: JobRecord, handle: JobHandle, trace: DecodeTrace | None = None
+    ) -> None:
         """The worker-side rows of the timeline, from the worker's metrics and the trace."""
         m = handle.metrics
         if m.queue_wait_s is None or m.worker_start_s is None:
             return
         started = m.submitted + m.queue_wait_s + m.worker_start_s
-        if "worker started" not in dict(record.timeline):
-            record.mark("worker started", started)
+        if Mark.WORKER_STARTED not in record.marks:
+            record.mark(Mark.WORKER_STARTED, started)
         if trace is None:
             return
-        summary = trace["summary"]
-        stages = {r["stage"]: r["seconds"] for r in trace["stages"]}
-        if summary.get("language"):
-            detect = sum(v for k, v in stages.items() if k.startswith("language detection"))
-            feats = stages.get("feature extraction", 0.0)
-            record.mark(f"language detected: {summary['language']}", started + feats + detect)
-        record.mark("transcribe() returned", started + summary["transcribe_s"])
-        record.mark("segments done", started + summary["wall_s"])
+        if trace.language:  # known once the features and any detection (0 s if given) are done
+            detect = trace.language_encode_s + trace.language_detect_s
+            language_at = started + trace.feature_s + detect
+            record.mark(Mark.LANGUAGE_DETECTED, language_at, trace.language)
+        record.mark(Mark.TRANSCRIBE_RETURNED, started + trace.transcribe_s)
+        record.mark(Mark.SEGMENTS_DONE, started + trace.wall_s)

@@ -11,9 +11,18 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from asrlab.checks import Check, check_fields
 from asrlab.decoding.options import DecodeConfig, batch_size_for, default_threads, preset
 from asrlab.errors import ConfigError
-from asrlab.service.policy import INCIDENT_ASR_TIMEOUT_S, INCIDENT_SEGMENTS_TIMEOUT_S
+from asrlab.service.arbiter import POLICIES as ARBITER_POLICIES
+from asrlab.service.arbiter import ArbiterPolicy
+from asrlab.service.message import RESULT_MODES, ResultMode
+from asrlab.service.policy import (
+    INCIDENT_ASR_TIMEOUT_S,
+    INCIDENT_SEGMENTS_TIMEOUT_S,
+    POLICIES,
+    Policy,
+)
 
 
 @dataclass(frozen=True)
@@ -28,7 +37,7 @@ class Remedy:
         asr_timeout_s: the node's ASR timeout (the incident's ASR_TIMEOUT).
         segments_timeout_s: the legacy guard inside the worker.
         result_mode: ``list`` or ``streaming``.
-        arbiter_policy: the lease arbiter's policy (`asrlab.service.arbiter.POLICIES`).
+        arbiter_policy: the lease arbiter's policy.
         vad_gate: skip decoding when VAD finds no speech (`asrlab.audio.vad.gate`).
         vad_trim: with the gate, decode only the speech spans; False decodes the whole clip once
             speech is found (trimming cost clean Mandarin about a point of CER).
@@ -39,14 +48,30 @@ class Remedy:
     name: str
     why: str
     decode: DecodeConfig = field(default_factory=lambda: preset("incident"))
-    policy: str = "legacy_thread"
+    policy: Policy = Policy.LEGACY_THREAD
     asr_timeout_s: float = INCIDENT_ASR_TIMEOUT_S
     segments_timeout_s: float = INCIDENT_SEGMENTS_TIMEOUT_S
-    result_mode: str = "list"
-    arbiter_policy: str = "incident"
+    result_mode: ResultMode = ResultMode.LIST
+    arbiter_policy: ArbiterPolicy = ArbiterPolicy.INCIDENT
     vad_gate: bool = False
     vad_trim: bool = True
     peer: bool = False
+
+    def __post_init__(self) -> None:
+        # Named by their strings below and in YAML; held as the enums.
+        checks: list[Check] = [
+            ("policy", self.policy in POLICIES, f"must be one of {POLICIES}"),
+            ("result_mode", self.result_mode in RESULT_MODES, f"must be one of {RESULT_MODES}"),
+            (
+                "arbiter_policy",
+                self.arbiter_policy in ARBITER_POLICIES,
+                f"must be one of {ARBITER_POLICIES}",
+            ),
+        ]
+        check_fields(self, checks)
+        object.__setattr__(self, "policy", Policy(self.policy))
+        object.__setattr__(self, "result_mode", ResultMode(self.result_mode))
+        object.__setattr__(self, "arbiter_policy", ArbiterPolicy(self.arbiter_policy))
 
     def decodes_as(self) -> tuple[str, bool, bool]:
         """What the remedy decodes as: its options' hash and the gate before them (trimming or
@@ -61,7 +86,9 @@ class Remedy:
         }
 
 
-def _with(base: Remedy, name: str, why: str, decode: dict[str, Any] | None = None, **kw: Any):
+def _with(
+    base: Remedy, name: str, why: str, decode: dict[str, Any] | None = None, **kw: Any
+) -> Remedy:
     return replace(base, name=name, why=why, decode=replace(base.decode, **(decode or {})), **kw)
 
 

@@ -14,12 +14,16 @@ import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+import pandas as pd
+
 from asrlab.audio import corpus
 from asrlab.audio.corpus import INCIDENT_CLIP_S
+from asrlab.service import rows as jobrows
 from asrlab.service import scaling
 from asrlab.service.build import arbiter_events, service
 from asrlab.service.node import JobRecord
 from asrlab.service.remedies import Remedy
+from asrlab.service.rows import Column, JobRow
 from asrlab.service.scaling import Thresholds
 from asrlab.service.settings import ServiceSettings, remedy_columns
 
@@ -58,16 +62,20 @@ class ReplayResult:
     arbiter_events: list[dict[str, Any]]
     thresholds: Thresholds
 
-    def rows(self) -> list[dict[str, Any]]:
-        """One row per job for results.parquet: the record, the remedy, the replay settings and
-        the thresholds it ran with (``threshold_*``)."""
+    def rows(self) -> tuple[JobRow, JobRow]:
+        """A's and B's rows: each record's, with its role and its audio's label."""
+        a = replace(self.a.row(), role="A", source=self.a_label)
+        return a, replace(self.b.row(), role="B", source=self.b_label)
+
+    def settings(self) -> dict[str, Any]:
+        """What both rows ran with: the replay's settings, the thresholds (``threshold_*``)
+        and the remedy."""
         base = {f"replay_{k}": v for k, v in asdict(self.config).items()}
-        base |= scaling.as_row(self.thresholds)
-        remedy_row = remedy_columns(self.remedy)
-        return [
-            record.row() | {"role": role, "source": label} | base | remedy_row
-            for role, record, label in (("A", self.a, self.a_label), ("B", self.b, self.b_label))
-        ]
+        return base | scaling.as_row(self.thresholds) | remedy_columns(self.remedy)
+
+    def frame(self) -> pd.DataFrame:
+        """One row per job for results.parquet (`asrlab.service.rows.frame`)."""
+        return jobrows.frame(self.rows(), self.settings())
 
 
 def replay(config: ReplayConfig) -> ReplayResult:
@@ -98,27 +106,28 @@ def summary(rows: Any) -> dict[str, Any]:
 
     ``rows`` is the DataFrame the notebook writes (one row per job, ``role`` "A" or "B").
     """
-    a = rows[rows["role"] == "A"].iloc[0]
-    b = rows[rows["role"] == "B"].iloc[0]
+    flat_a = rows[rows[Column.role] == "A"].iloc[0]
+    a = JobRow.from_flat(flat_a)
+    b = JobRow.from_flat(rows[rows[Column.role] == "B"].iloc[0])
 
-    def status(job: Any) -> str:
-        return "ok" if job["status"] == "ok" else f"failed: {job['client_error']}"
+    def status(job: JobRow) -> str:
+        return "ok" if job.status == "ok" else f"failed: {job.client_error}"
 
-    def num(value: Any) -> float | None:
-        return None if value is None or value != value else round(float(value), 2)
+    def num(value: float | None) -> float | None:
+        return None if value is None else round(float(value), 2)
 
     return {
-        "remedy": a["remedy"],
-        "A": status(a) if a["status"] == "ok" else "failed: " + _short(a["client_error"]),
-        "A s": num(a["total_s"]),
+        "remedy": a.remedy,
+        "A": status(a) if a.status == "ok" else "failed: " + _short(a.client_error),
+        "A s": num(a.total_s),
         "B": status(b),
-        "B s": num(b["total_s"]),
-        "A lease held s": num(a["lease_held_s"]),
-        "overdue": bool(a["lease_overdue"] or b["lease_overdue"]),
-        "A work after deadline s": num(a.get("worker_work_after_deadline_s")),
-        "A late result": bool(a.get("worker_late_result") is True),
-        "A transcript": _cut(a["text"]),
-    } | {k: float(a[k]) for k in a.index if k.startswith("threshold_")}
+        "B s": num(b.total_s),
+        "A lease held s": num(a.lease_held_s),
+        "overdue": bool(a.lease_overdue or b.lease_overdue),
+        "A work after deadline s": num(a.worker_work_after_deadline_s),
+        "A late result": a.worker_late_result is True,
+        "A transcript": _cut(a.text),
+    } | {str(k): float(v) for k, v in flat_a.items() if str(k).startswith("threshold_")}
 
 
 def _cut(text: Any, most: int = TRANSCRIPT_CHARS) -> str:

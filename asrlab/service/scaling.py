@@ -41,8 +41,10 @@ class Thresholds:
     acquire_timeout_ms: float
     b_delay_s: float
 
-    def overrides(self) -> dict[str, float]:
-        """The `ServiceSettings` fields that carry them (B's arrival is the replay's own)."""
+    def overrides(self) -> dict[str, Any]:
+        """The `ServiceSettings` fields that carry them (B's arrival is the replay's own), for
+        ``dataclasses.replace(settings, **overrides)``: Any, as a settings dataclass has fields
+        of other types beside these floats."""
         fields = asdict(self)
         return {k: v for k, v in fields.items() if k not in ("scale", "b_delay_s")}
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from asrlab.checks import Check, check_fields, none_or_positive, positive, whole
+from asrlab.decoding.models import SERVICE_COMPUTE_TYPE
 from asrlab.service.arbiter import INCIDENT_ACQUIRE_TIMEOUT_MS, INCIDENT_HOLD_MAX_MS
 from asrlab.service.remedies import REMEDIES, Remedy, remedy
 from asrlab.service.usage import USAGE_SOURCES
@@ -38,7 +39,7 @@ class ServiceSettings:
     """
 
     model: str = "base"
-    compute_type: str = "float32"
+    compute_type: str = SERVICE_COMPUTE_TYPE
     worker_threads: int = 0
     remedy: str = "incident"
     asr_timeout_s: float | None = None

@@ -13,11 +13,22 @@ import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from asrlab.checks import Check, check_fields
+from asrlab.decoding.models import DEFAULT_COMPUTE_TYPE
 from asrlab.service import policy as policies
-from asrlab.service.message import JobMessage
+from asrlab.service.message import (
+    RESULT_MODES,
+    Done,
+    Failed,
+    GuardTimes,
+    JobMessage,
+    Ready,
+    ResultMode,
+    SegmentMessage,
+    Started,
+)
 from asrlab.service.policy import (
     INCIDENT_ASR_TIMEOUT_S,
     INCIDENT_SEGMENTS_TIMEOUT_S,
@@ -25,8 +36,9 @@ from asrlab.service.policy import (
     Policy,
 )
 
-ResultMode = Literal["list", "streaming"]
-RESULT_MODES: tuple[str, ...] = ("list", "streaming")
+if TYPE_CHECKING:
+    from asrlab.decoding.decoder import TracedModel
+
 _PARENT_POLL_S = 0.5  # how often an orphaned worker notices that its manager is gone
 
 
@@ -48,17 +60,20 @@ class WorkerConfig:
         result_mode: ``list`` (everything at the end) or ``streaming`` (segments as produced).
         n_workers: worker processes; the manager routes jobs to whichever is free.
         start_timeout_s: limit for a worker to load its model and report ready.
+
+    ``policy`` and ``result_mode`` may be given as their strings (from YAML, a sweep's row); they
+    are held as `Policy` and `ResultMode`.
     """
 
     model: str = "base"
     device: str = "auto"
-    compute_type: str = "auto"
+    compute_type: str = DEFAULT_COMPUTE_TYPE
     cpu_threads: int = 0
-    policy: Policy = "hard_kill"
+    policy: Policy = Policy.HARD_KILL
     asr_timeout_s: float = INCIDENT_ASR_TIMEOUT_S
     segments_timeout_s: float = INCIDENT_SEGMENTS_TIMEOUT_S
     backstop_s: float = 1.0
-    result_mode: ResultMode = "list"
+    result_mode: ResultMode = ResultMode.LIST
     n_workers: int = 1
     start_timeout_s: float = 120.0
 
@@ -74,41 +89,31 @@ class WorkerConfig:
             ("start_timeout_s", self.start_timeout_s > 0, "must be > 0"),
         ]
         check_fields(self, checks)
+        object.__setattr__(self, "policy", Policy(self.policy))
+        object.__setattr__(self, "result_mode", ResultMode(self.result_mode))
 
 
-def segment_dict(seg: Any) -> dict[str, Any]:
-    """The picklable part of a faster-whisper Segment that callers use."""
-    return {
-        "start_s": float(seg.start),
-        "end_s": float(seg.end),
-        "text": seg.text,
-        "temperature": seg.temperature,
-        "avg_logprob": float(seg.avg_logprob),
-        "no_speech_prob": float(seg.no_speech_prob),
-    }
-
-
-def legacy_guard(segments: Any, segments_timeout_s: float) -> tuple[list[Any], dict]:
+def legacy_guard(segments: Any, segments_timeout_s: float) -> tuple[list[Any], GuardTimes]:
     """The incident's guard, reproduced as asr_worker_process.py wrote it.
 
     ``future.result(timeout=...)`` does raise at the timeout, but leaving the ``with`` block
     calls ``executor.shutdown(wait=True)``, which waits for the thread still iterating the
     segments, and nothing can stop that thread. By then the decode has finished, so its segments
     are returned as the incident's log shows them arriving. Returns the segments and the guard's
-    timings (monotonic instants: entered, raised or None, left).
+    timings.
     """
-    timing: dict[str, float | None] = {"entered": time.monotonic(), "raised": None}
+    entered, raised = time.monotonic(), None
     segments_list = None
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
         future = executor.submit(lambda: list(segments))
         try:
             segments_list = future.result(timeout=segments_timeout_s)
         except concurrent.futures.TimeoutError:
-            timing["raised"] = time.monotonic()  # "... # timeout handling" in the incident's code
-    timing["left"] = time.monotonic()
+            raised = time.monotonic()  # "... # timeout handling" in the incident's code
+    left = time.monotonic()
     if segments_list is None:
         segments_list = future.result()  # done: the executor's exit waited for the thread
-    return segments_list, timing
+    return segments_list, GuardTimes(entered, raised, left)
 
 
 def _exit_when_orphaned(parent_pid: int) -> None:
@@ -136,38 +141,36 @@ def serve(conn: Connection, config: WorkerConfig, parent_pid: int) -> None:
         compute_type=config.compute_type,
         cpu_threads=config.cpu_threads,
     )
-    conn.send(("ready", os.getpid(), time.perf_counter() - t0))
+    conn.send(Ready(os.getpid(), time.perf_counter() - t0, model.compute_type))
     while True:
         try:
             message = conn.recv()
         except (EOFError, OSError):
             return  # the manager is gone
-        if not isinstance(message, JobMessage):  # asrlab.service.message.STOP
+        if not isinstance(message, JobMessage):  # `asrlab.service.message.STOP`
             return
         _run_job(conn, model, message)
 
 
-def _run_job(conn: Connection, model: Any, job: JobMessage) -> None:
+def _run_job(conn: Connection, model: TracedModel, job: JobMessage) -> None:
     from asrlab.decoding.options import DecodeConfig
 
     job_id = job.job_id
-    conn.send(("started", job_id, time.monotonic()))
+    conn.send(Started(job_id, time.monotonic()))
     try:
         model.deadline = job.deadline if policies.stops_cooperatively(job.policy) else None
         segments = model.start(job.samples, DecodeConfig(**job.decode_fields))
+        trace = model.last_trace  # its segments fill in as `segments` is iterated
+        assert trace is not None
         guard = None
         if policies.legacy(job.policy):
-            found, guard = legacy_guard(segments, job.segments_timeout_s)
-            out = [segment_dict(s) for s in found]
+            _, guard = legacy_guard(segments, job.segments_timeout_s)
         else:
-            out = []
-            for seg in segments:
-                out.append(segment_dict(seg))
-                if job.mode == "streaming":
-                    conn.send(("segment", job_id, out[-1], time.monotonic()))
-        payload = {"segments": out, "trace": model.last_trace.to_dict(), "guard": guard}
-        conn.send(("done", job_id, payload, time.monotonic()))
+            for _ in segments:
+                if job.mode == ResultMode.STREAMING:
+                    conn.send(SegmentMessage(job_id, trace.segments[-1], time.monotonic()))
+        conn.send(Done(job_id, tuple(trace.segments), trace, guard, time.monotonic()))
     except Exception as e:  # reported to the caller as the job's error, the worker lives on
-        conn.send(("error", job_id, f"{type(e).__name__}: {e}", time.monotonic()))
+        conn.send(Failed(job_id, f"{type(e).__name__}: {e}", time.monotonic()))
     finally:
         model.deadline = None

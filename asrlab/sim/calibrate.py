@@ -69,7 +69,7 @@ def calibrate(
         t0 = time.monotonic()
         with WorkerManager(worker):
             starts.append(time.monotonic() - t0)
-    like = table[table["kind"] == "job"].iloc[0].to_dict()
+    like = {str(k): v for k, v in table[table["kind"] == "job"].iloc[0].items()}
     extra = pd.DataFrame([_cost_row(like, "respawn", s) for s in starts], columns=list(COLUMNS))
     return pd.concat([table, extra], ignore_index=True)
 

@@ -112,7 +112,7 @@ def validation_workloads(
 
 def config_of(rows: pd.DataFrame) -> WorkloadConfig:
     """The `WorkloadConfig` a real workload's rows were run with (their ``workload_*`` columns)."""
-    return WorkloadConfig.from_row(rows.iloc[0])
+    return WorkloadConfig.from_row({str(k): v for k, v in rows.iloc[0].items()})
 
 
 def recheck(real: pd.DataFrame, table: pd.DataFrame, replications: int = 21) -> dict[str, Any]:
@@ -187,12 +187,12 @@ def devices_needed(
     low, high = 0, 1  # low fails (or is 0), high is the candidate
     while not meets(high):
         if high >= most:
-            return None, pd.DataFrame(sorted(tried.values(), key=lambda r: r["devices"]))
+            return None, pd.DataFrame([tried[d] for d in sorted(tried)])
         low, high = high, min(2 * high, most)
     while high - low > 1:
         mid = (low + high) // 2
         low, high = (low, mid) if meets(mid) else (mid, high)
-    return high, pd.DataFrame(sorted(tried.values(), key=lambda r: r["devices"]))
+    return high, pd.DataFrame([tried[d] for d in sorted(tried)])
 
 
 def _flat(line: dict[str, Any]) -> dict[str, Any]:

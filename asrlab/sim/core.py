@@ -19,8 +19,8 @@ It answers what no 2-core machine can by brute force ("how many devices keep p99
   reseed, measured like the respawn).
 
 Service times are never invented: each job's VAD and worker seconds are resampled from a table
-of measured jobs (`asrlab.sim`). The rows come out with the columns of a real
-workload's rows, so `asrlab.workload.attribution.summarize` prints the same summary for both.
+of measured jobs (`asrlab.sim`). Each job ends as a `JobRow`, the record a real workload's node
+makes, so `asrlab.workload.attribution.summarize` prints the same summary for both.
 
 `simulate` keeps every row and event (`SimResult`); `simulate_summary` keeps none, streaming each
 job's row into a tally and, if asked, a parquet file (`asrlab.sim.results`), so that a week of
@@ -32,8 +32,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,17 @@ from tqdm import tqdm
 from asrlab.checks import Check, check_fields, positive, whole
 from asrlab.errors import AsrlabError, AsrTimeout, ConfigError, JobCancelled, LeaseRejected
 from asrlab.service import policy as policies
-from asrlab.service.arbiter import OVERDUE_REASON, ArbiterConfig, LeaseArbiter, timeout_reason
+from asrlab.service.arbiter import (
+    OVERDUE_REASON,
+    ArbiterConfig,
+    ArbiterPolicy,
+    Lease,
+    LeaseArbiter,
+    timeout_reason,
+)
+from asrlab.service.policy import Answer, Cause, JobState, Kill, Wait, Where
 from asrlab.service.remedies import Remedy
+from asrlab.service.rows import JobRow
 from asrlab.sim import costs
 from asrlab.sim import jobs as joblist
 from asrlab.sim.results import Attributor, Collector, RowsWriter, Tally
@@ -55,6 +64,8 @@ from asrlab.workload.attribution import summarize
 from asrlab.workload.traffic import PlannedJob, WorkloadConfig
 
 _EPS_MS = 1e-6  # float slack when comparing simulated instants in ms
+# A SimPy process: yields events and is sent their values (`env.process` takes a generator).
+_Process = Generator[simpy.Event, Any, None]
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,29 @@ class SimConfig(WorkloadConfig):
 
 
 @dataclass(slots=True)
+class _Draft:
+    """The `JobRow` fields a job's simulation writes as it goes; `Simulation._close` freezes them
+    into its row. None: the job never got that far (no lease, no worker)."""
+
+    status: str = "ok"
+    client_error: str | None = None
+    error_type: str | None = None
+    lease_token: int | None = None
+    lease_wait_s: float | None = None
+    lease_hold_max_s: float | None = None
+    lease_held_s: float | None = None
+    worker_late_result: bool | None = None
+    worker_work_after_deadline_s: float | None = None
+    worker_killed: bool | None = None
+    worker_respawn_s: float | None = None
+    worker_status: str | None = None
+    decode_rebuild_s: float | None = None
+    total_s: float = math.nan
+    client_wait_s: float = math.nan
+    latency_s: float = math.nan
+
+
+@dataclass(slots=True)
 class _Job:
     """One job's state while it is simulated (ends as a results row, and is dropped)."""
 
@@ -106,7 +140,7 @@ class _Job:
     rebuild_s: float = 0.0  # the worker rebuilt its model first (an earlier job sampled)
     given_up: bool = False  # its caller was answered at the deadline while the worker ran on
     cancel: simpy.Event | None = None  # triggered by a revocation of its lease
-    row: dict[str, Any] = field(default_factory=dict)
+    row: _Draft = field(default_factory=_Draft)
     # Who still writes its row: its caller, and a worker decoding on after the caller gave up
     # (legacy: it records the late result when it ends). At 0 the row is final.
     open: int = 1
@@ -180,6 +214,7 @@ class SimResult:
     config: SimConfig
     rows: pd.DataFrame  # one row per job, as `frame` gives it
     events: tuple[dict[str, Any], ...]
+    jobs: tuple[JobRow, ...] = ()  # the same rows as records, in job order
 
     def frame(self) -> pd.DataFrame:
         """The rows (a copy: the result stays as it was simulated)."""
@@ -253,17 +288,17 @@ class Simulation:
         self.jobs = joblist.planned(config) if jobs is None else joblist.from_planned(jobs)
         self.costs = joblist.draw(self.jobs, self.sampler, draws_rng)
         self.done = 0
-        self.common = {"remedy": self.remedy.name, "simulated": True} | config.row()
+        self.settings = config.row()  # the same on every row: ``workload_*`` columns
         self._sinks: list[Collector | Tally | RowsWriter] = []
 
     def run(self, *, progress: bool = True) -> SimResult:
         """Simulate, keeping every row and event (a `Simulation` made with ``keep``)."""
         if self._events is None:
             raise ConfigError("keep", False, "a run that keeps nothing has no rows: run_summary")
-        kept = Collector(len(self.jobs), self.common)
+        kept = Collector(len(self.jobs), self.settings)
         self._run([kept], progress)
         events = tuple(e for mine in self._events for e in mine)
-        return SimResult(self.config, kept.frame(), events)
+        return SimResult(self.config, kept.frame(), events, kept.rows())
 
     def run_summary(
         self, *, rows_path: Path | str | None = None, progress: bool = True
@@ -273,7 +308,7 @@ class Simulation:
         if rows_path is None:
             self._run([tally], progress)
             return SimSummary(self.config, tally.summary())
-        writer = RowsWriter(rows_path, self.common)
+        writer = RowsWriter(rows_path, self.settings)
         try:
             self._run([tally, writer], progress)
         finally:
@@ -296,16 +331,16 @@ class Simulation:
 
     # --- processes ------------------------------------------------------------------------
 
-    def _arrivals(self) -> Iterator[simpy.Event]:
+    def _arrivals(self) -> _Process:
         env = self.env
         # A job's objects are made as it arrives and dropped once its row is final.
-        for planned, *drawn in self.costs.each(self.jobs, self.sampler):
-            delay = planned.arrival_s - env.now
+        for planned_and_drawn in self.costs.each(self.jobs, self.sampler):  # _Job's first six
+            delay = planned_and_drawn[0].arrival_s - env.now
             if delay > 0:
                 yield env.timeout(delay)
-            env.process(self._job(_Job(planned, *drawn)))
+            env.process(self._job(_Job(*planned_and_drawn)))
 
-    def _job(self, job: _Job) -> Iterator[simpy.Event]:
+    def _job(self, job: _Job) -> _Process:
         env = self.env
         yield self.clients.request()
         try:
@@ -317,8 +352,6 @@ class Simulation:
             device = self.devices[job.device]
             loads[job.device] += 1
             row = job.row
-            row |= {"status": "ok", "client_error": None, "error_type": None}
-            row |= {"lease_token": None, "lease_wait_s": None, "lease_hold_max_s": None}
             try:
                 yield env.timeout(job.vad_s)
                 if self.remedy.vad_gate and not job.speech:
@@ -326,43 +359,41 @@ class Simulation:
                 else:
                     yield from self._lease_and_transcribe(device, job)
             except AsrlabError as e:
-                row |= {"status": "failed", "client_error": str(e), "error_type": type(e).__name__}
+                row.status, row.client_error, row.error_type = "failed", str(e), type(e).__name__
             finally:
                 loads[job.device] -= 1
             answered = env.now - job.received
             wait = job.received - job.plan.arrival_s
-            row |= {"total_s": answered, "client_wait_s": wait, "latency_s": wait + answered}
+            row.total_s, row.client_wait_s, row.latency_s = answered, wait, wait + answered
             self.done += 1
             self._close(job)
         finally:
             self.clients.release()
 
-    def _lease_and_transcribe(self, device: _Device, job: _Job) -> Iterator[simpy.Event]:
+    def _lease_and_transcribe(self, device: _Device, job: _Job) -> _Process:
         env = self.env
         asked = env.now
         try:
             lease = yield from self._acquire(device, job)
         except LeaseRejected:
-            job.row["lease_wait_s"] = env.now - asked
+            job.row.lease_wait_s = env.now - asked
             raise
         granted = env.now
-        job.row |= {
-            "lease_token": lease.token,
-            "lease_wait_s": granted - asked,
-            "lease_hold_max_s": lease.hold_max_ms / 1000.0,
-        }
-        device.attributor.granted(job.plan.job_id, job.row["lease_hold_max_s"])
+        row = job.row
+        row.lease_token, row.lease_wait_s = lease.token, granted - asked
+        row.lease_hold_max_s = lease.hold_max_ms / 1000.0
+        device.attributor.granted(job.plan.job_id, row.lease_hold_max_s)
         device.holders[lease.token] = job
         job.cancel = env.event()
         try:
             yield from self._transcribe(device, job)
         finally:
-            job.row["lease_held_s"] = env.now - granted
+            row.lease_held_s = env.now - granted
             device.holders.pop(lease.token, None)
             device.core.release(lease.token, device.now_ms())
             device.notify()
 
-    def _acquire(self, device: _Device, job: _Job) -> Iterator[simpy.Event]:
+    def _acquire(self, device: _Device, job: _Job) -> Generator[simpy.Event, Any, Lease]:
         """`RealtimeArbiter.acquire` on simulated time; returns the lease or raises."""
         env, core = self.env, device.core
         start = now = device.now_ms()
@@ -388,8 +419,10 @@ class Simulation:
         device.tick_at(decision.lease.due_ms)
         return decision.lease
 
-    def _transcribe(self, device: _Device, job: _Job) -> Iterator[simpy.Event]:
-        """Submit to the device's worker; the caller is answered as the policy answers it.
+    def _transcribe(self, device: _Device, job: _Job) -> _Process:
+        """Submit to the device's worker; what happens at the deadline is the policy's step
+        (`asrlab.service.policy.step`, as the real manager steps it), asked at each instant it
+        names and when the job is revoked.
 
         The worker is not a process of its own (two fewer events a job): a legacy worker that
         decodes on after its caller gave up finishes in a callback, and so does a killed
@@ -399,62 +432,98 @@ class Simulation:
         submitted = env.now
         timeout_s = max(0.0, job.deadline - submitted)
         deadline = policies.deadline(policy, submitted, timeout_s)
-        row |= {"worker_late_result": False, "worker_work_after_deadline_s": 0.0}
-        row |= {"worker_killed": False, "worker_respawn_s": None}
+        row.worker_late_result, row.worker_work_after_deadline_s = False, 0.0
+        row.worker_killed, row.worker_respawn_s = False, None
         assert job.cancel is not None
-        revocable = self.remedy.arbiter_policy == "revoke_overdue"  # else cancel never fires
+        # Only a revoked lease cancels a job: under any other arbiter policy nothing is awaited.
+        revocable = self.remedy.arbiter_policy == ArbiterPolicy.REVOKE_OVERDUE
+        queued = JobState(policy, deadline, self.config.backstop_s, running=False)
+        action = policies.step(queued, env.now)
         slot = device.worker.take()
-        if slot is not None:  # the worker is busy: wait for it, the deadline or a revocation
+        if slot is None and isinstance(action, Answer):  # past its deadline on the way here
+            device.worker.release()  # never started, as the manager's slot leaves it unsent
+            raise self._error(job, action.cause, action.where, submitted, timeout_s)
+        if slot is not None:  # busy: wait for the worker, the policy's instant or a revocation
             waits: list[simpy.Event] = [slot, job.cancel] if revocable else [slot]
-            if deadline is not None:
-                waits.append(env.timeout(max(0.0, deadline - env.now)))
-            yield env.any_of(waits)
+            until = action.until if isinstance(action, Wait) else env.now
+            timer = None if until is None else env.timeout(max(0.0, until - env.now))
+            yield env.any_of(waits if timer is None else [*waits, timer])
             if not slot.triggered:  # expired or cancelled while queued: never reached a worker
                 device.worker.cancel(slot)
-                if job.cancel.triggered:
-                    raise JobCancelled(job.plan.job_id, job.cancel.value)
-                raise self._timeout(job, submitted, timeout_s, "queued")
+                now = env.now
+                if until is not None and timer is not None and timer.processed:
+                    now = until  # the instant it was woken for (the clock can fall an ulp short)
+                action = policies.step(replace(queued, cancelled=job.cancel.triggered), now)
+                assert isinstance(action, Answer), action
+                raise self._error(job, action.cause, action.where, submitted, timeout_s)
         job.started_work = env.now
         if device.stale_model:  # `TracedModel.reseed`: inside this job's time
             job.rebuild_s = self.sampler.rebuild(self.respawn_rng)
             device.stale_model = False
-        row["decode_rebuild_s"] = job.rebuild_s
+        row.decode_rebuild_s = job.rebuild_s
         end = env.now + job.rebuild_s + job.service_s
         stop_at = self._stop_at(job, end, deadline)  # cooperative: a stop past the deadline
-        kill_at = self._kill_at(deadline, end)
-        finish = min(t for t in (end, stop_at, kill_at) if t is not None)
-        # legacy_thread: the caller gives up at the deadline, and nobody stops the worker
-        legacy = policies.legacy(policy) and deadline is not None
-        answer = min(finish, deadline) if legacy else finish
-        ran = env.timeout(answer - env.now)
-        yield ran | job.cancel if revocable else ran
-        if job.cancel.triggered and env.now < finish:  # revoked: the worker is killed now
-            cancelled = JobCancelled(job.plan.job_id, job.cancel.value)
-            raise self._kill(device, job, deadline, cancelled)
-        if finish == kill_at and kill_at < end:
-            expired = self._timeout(job, submitted, timeout_s, "running")
-            raise self._kill(device, job, deadline, expired)
-        if env.now < finish:
-            job.given_up = True
-            job.open += 1  # the worker records its late result into the row when it ends
-            late = env.timeout(finish - env.now)
-            late.callbacks.append(lambda _: self._done(device, job, deadline))
-            raise self._timeout(job, submitted, timeout_s, "running")
+        ends = end if stop_at is None else stop_at  # when the worker answers by itself
+        state, now = replace(queued, running=True), env.now
+        while True:
+            action = policies.step(state, now)
+            if isinstance(action, Kill):
+                self._kill(device, job, deadline)
+                raise self._error(job, action.cause, Where.RUNNING, submitted, timeout_s)
+            if isinstance(action, Answer):  # legacy_thread: nobody stops the worker
+                job.given_up = True
+                job.open += 1  # the worker records its late result into the row when it ends
+                self._decode_on(device, job, replace(state, answered=True), ends, now)
+                raise self._error(job, action.cause, action.where, submitted, timeout_s)
+            until = action.until
+            wake = ends if until is None else min(ends, until)
+            ran = env.timeout(max(0.0, wake - env.now))
+            yield ran | job.cancel if revocable else ran
+            now = wake if ran.processed else env.now  # else revoked: now, before ``wake``
+            # The decode's end beats a kill due at the same instant; a cooperative stop does not.
+            stopped = now >= ends and (until is None or ends < until)
+            if now >= end or stopped:
+                break
+            state = replace(state, cancelled=job.cancel.triggered)
         self._done(device, job, deadline)
-        if stop_at is not None and finish == stop_at:
-            row["worker_status"] = "partial"  # stopped cooperatively: what it decoded
+        if now < end:
+            row.worker_status = "partial"  # stopped cooperatively: what it decoded
+
+    def _decode_on(
+        self, device: _Device, job: _Job, state: JobState, ends: float, now: float
+    ) -> None:
+        """The caller was answered at ``now`` and the worker decodes on (legacy_thread) until
+        ``ends``; the policy is stepped in callbacks: the worker needs no process of its own."""
+        assert job.cancel is not None
+        state = replace(state, cancelled=job.cancel.triggered)
+        action = policies.step(state, now)
+        if isinstance(action, Kill):
+            self._kill(device, job, state.deadline)
+            self._close(job)
+            return
+        assert isinstance(action, Wait), action  # the caller was answered already
+        wake = ends if action.until is None else min(ends, action.until)
+
+        def woke(_: simpy.Event) -> None:
+            if wake >= ends:
+                self._done(device, job, state.deadline)
+            else:
+                self._decode_on(device, job, state, ends, wake)
+
+        self.env.timeout(max(0.0, wake - self.env.now)).callbacks.append(woke)
 
     def _done(self, device: _Device, job: _Job, deadline: float | None) -> None:
         """The worker finished a decode (its caller answered, or given up on: legacy)."""
         device.stale_model = job.sampled
         device.worker.release()
         if deadline is not None and self.env.now > deadline:
-            job.row["worker_work_after_deadline_s"] = self.env.now - deadline
-        job.row["worker_late_result"] = job.given_up
+            job.row.worker_work_after_deadline_s = self.env.now - deadline
+        job.row.worker_late_result = job.given_up
         if job.given_up:
             self._close(job)
 
     def _stop_at(self, job: _Job, end: float, deadline: float | None) -> float | None:
+        """The worker's own stop (cooperative): the first deadline check past the deadline."""
         if not policies.stops_cooperatively(self.remedy.policy):
             return None
         if deadline is None or end <= deadline:
@@ -464,54 +533,81 @@ class Simulation:
         past = [began + s for s in job.stops_s if began + s >= deadline]
         return min(past) if past and min(past) < end else None
 
-    def _kill_at(self, deadline: float | None, end: float) -> float | None:
-        if deadline is None or end <= deadline:  # done in time: nobody kills it
-            return None
-        return policies.kill_at(self.remedy.policy, deadline, self.config.backstop_s)
-
-    def _kill(
-        self,
-        device: _Device,
-        job: _Job,
-        deadline: float | None,
-        error: AsrlabError,
-    ) -> AsrlabError:
-        """SIGKILL: returns ``error``, what the caller is told now; the worker stays busy until
-        it has respawned."""
+    def _kill(self, device: _Device, job: _Job, deadline: float | None) -> None:
+        """SIGKILL: the worker stays busy until it has respawned."""
         row = job.row
-        row["worker_killed"] = True
+        row.worker_killed = True
         if deadline is not None:
-            row["worker_work_after_deadline_s"] = max(0.0, self.env.now - deadline)
+            row.worker_work_after_deadline_s = max(0.0, self.env.now - deadline)
         respawn = self.sampler.respawn(self.respawn_rng)
-        row["worker_respawn_s"] = respawn
+        row.worker_respawn_s = respawn
         device.stale_model = False  # a new process loads the model afresh
         self.env.timeout(respawn).callbacks.append(lambda _: device.worker.release())
-        return error
 
-    def _timeout(self, job: _Job, submitted: float, timeout_s: float, where: str) -> AsrTimeout:
+    def _error(
+        self, job: _Job, cause: Cause, where: Where, submitted: float, timeout_s: float
+    ) -> AsrlabError:
+        """What the caller is told when the policy answers it (`Answer`, `Kill`)."""
+        if cause == Cause.CANCELLED:
+            assert job.cancel is not None
+            return JobCancelled(job.plan.job_id, str(job.cancel.value))
         elapsed = self.env.now - submitted
         return AsrTimeout(job.plan.job_id, timeout_s, elapsed, self.remedy.policy, where)
 
     # --- results --------------------------------------------------------------------------
 
     def _close(self, job: _Job) -> None:
-        """One writer of ``job``'s row is done; at the last, the row goes to the sinks."""
+        """One writer of ``job``'s row is done; at the last, the row goes to the sinks: the
+        tally reads the draft (a frozen row costs more than the rest of a job: a day runs
+        without one), the others get the job's `JobRow`."""
         job.open -= 1
         if job.open:
             return
-        row, p = job.row, job.plan
+        draft, p = job.row, job.plan
         attributor = self.devices[job.device].attributor  # every job is sent to a device
-        verdict = attributor.verdict(p.job_id, row["status"], row["error_type"])
-        per_job: tuple[Any, ...] | None = None
+        verdict = attributor.verdict(p.job_id, draft.status, draft.error_type)
+        row: JobRow | None = None
         for sink in self._sinks:
             if isinstance(sink, Tally):
-                sink.add(p.index, row, p.job_id, verdict[0])
+                sink.add(p.index, draft, p.job_id, verdict[0])
                 continue
-            per_job = per_job or (
-                p.job_id, p.index, p.arrival_s, job.received, p.item.source, p.item.length_s,
-                job.vad_s, job.service_s, job.device,
-            )  # fmt: skip
-            sink.add(p.index, row, per_job, verdict)
+            row = row or self._row(job, verdict)
+            sink.add(p.index, row)
+
+    def _row(self, job: _Job, verdict: tuple[str | None, str | None]) -> JobRow:
+        """``job``'s `JobRow`: its draft, frozen, with its plan, its costs and its verdict."""
+        d, p = job.row, job.plan
+        return JobRow(
+            job_id=p.job_id,
+            remedy=self.remedy.name,
+            status=d.status,
+            simulated=True,
+            job_index=p.index,
+            arrival_s=p.arrival_s,
+            mix_source=p.item.source,
+            mix_length_s=p.item.length_s,
+            client_error=d.client_error,
+            error_type=d.error_type,
+            started_s=job.received,
+            client_wait_s=d.client_wait_s,
+            total_s=d.total_s,
+            latency_s=d.latency_s,
+            vad_s=job.vad_s,
+            lease_token=d.lease_token,
+            lease_wait_s=d.lease_wait_s,
+            lease_held_s=d.lease_held_s,
+            lease_hold_max_s=d.lease_hold_max_s,
+            worker_status=d.worker_status,
+            worker_killed=d.worker_killed,
+            worker_respawn_s=d.worker_respawn_s,
+            worker_work_after_deadline_s=d.worker_work_after_deadline_s,
+            worker_late_result=d.worker_late_result,
+            decode_rebuild_s=d.decode_rebuild_s,
+            service_s=None if math.isnan(job.service_s) else job.service_s,  # NaN: no decode
+            device=job.device,
+            attribution=verdict[0],
+            blamed=verdict[1],
+        )
 
 
 def simulate(

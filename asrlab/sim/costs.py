@@ -29,6 +29,7 @@ import pandas as pd
 
 from asrlab import provenance
 from asrlab.errors import ConfigError
+from asrlab.service.rows import Column, JobRow
 
 COLUMNS = (
     "kind", "model", "compute_type", "decode_hash", "vad_gate", "source", "length_s", "audio",
@@ -44,59 +45,60 @@ BUNDLED = Path(__file__).resolve().parents[1] / "data" / "service_times.csv"
 
 
 def from_workload_rows(rows: pd.DataFrame, *, measured_by: str = "") -> pd.DataFrame:
-    """The service-time table of a workload's results rows (`WorkloadResult.rows`).
+    """The service-time table of a workload's results table (`WorkloadResult.frame`).
 
     A job counts when its decode ran to the end: answered with a result, or given up on but
     finished late (legacy). A killed, cancelled or cooperatively stopped decode is censored (its
     full cost is unknown) and dropped; so are jobs refused a lease (they never decoded). A job the
     VAD gate answered without a decode is kept with ``speech`` False and no service time.
     """
-    needed = {"remedy_vad_gate", "mix_source", "mix_length_s", "vad_s", "decode_wall_s"}
+    c = Column
+    needed = {"remedy_vad_gate", c.mix_source, c.mix_length_s, c.vad_s, c.decode_wall_s}
     missing = needed - set(rows.columns)
     if missing:
         raise ConfigError("rows", sorted(missing), "not workload results rows (asrlab.workload)")
     out = []
     version = provenance.code_version()  # where a row does not say which code measured it
-    for row in rows.to_dict("records"):
-        gated = bool(row["remedy_vad_gate"])
+    for flat in rows.to_dict("records"):
+        row = JobRow.from_flat(flat)
+        gated = bool(flat["remedy_vad_gate"])  # the settings: no JobRow fields
         service = {
-            "model": row["workload_model"],
-            "compute_type": row["workload_compute_type"],
-            "decode_hash": row["remedy_decode_hash"],
+            "model": flat["workload_model"],
+            "compute_type": flat["workload_compute_type"],
+            "decode_hash": flat["remedy_decode_hash"],
             "vad_gate": gated,
-            "code_version": row.get("code_version", version),
+            "code_version": flat.get("code_version", version),
             "measured_by": measured_by,
         }
-        rebuild = row.get("decode_rebuild_s")
+        rebuild = row.decode_rebuild_s
         if rebuild is not None and rebuild > 0:  # paid before the decode, cut short or not
             out.append(_cost_row(service, "rebuild", float(rebuild)))
-        skipped = gated and row.get("vad_spans") == 0 and pd.isna(row.get("lease_token"))
-        killed = bool(row.get("worker_killed")) or row.get("worker_status") == "partial"
-        decoded = not pd.isna(row["decode_wall_s"]) and not killed
+        skipped = gated and row.vad_spans == 0 and row.lease_token is None
+        killed = bool(row.worker_killed) or row.worker_status == "partial"
+        wall_s = None if killed else row.decode_wall_s  # a decode cut short: its cost unknown
+        decoded = wall_s is not None
         if not (skipped or decoded):
             continue
-        service_s = math.nan
-        if decoded:  # the worker's whole decode plus its start (the audio sent over the pipe)
-            service_s = float(row["decode_wall_s"]) + float(row.get("worker_worker_start_s") or 0)
-        sampled = row.get("decode_sampled")  # None: measured before it was recorded
+        # The worker's whole decode plus its start (the audio sent over the pipe)
+        service_s = math.nan if wall_s is None else wall_s + float(row.worker_worker_start_s or 0)
+        sampled = row.decode_sampled  # None: measured before it was recorded
         out.append(
             service
             | {
                 "kind": "job",
-                "source": row["mix_source"],
-                "length_s": WHOLE if pd.isna(row["mix_length_s"]) else float(row["mix_length_s"]),
-                "audio": row.get("source"),  # the job's audio: clip id, composition, noise seed
-                "audio_s": float(row["audio_s"]),
-                "vad_s": float(row["vad_s"]),
+                "source": row.mix_source,
+                "length_s": WHOLE if row.mix_length_s is None else float(row.mix_length_s),
+                "audio": row.source,  # the job's audio: clip id, composition, noise seed
+                "audio_s": float(row.audio_s) if row.audio_s is not None else math.nan,
+                "vad_s": float(row.vad_s) if row.vad_s is not None else math.nan,
                 "speech": not skipped,
                 "service_s": service_s,
-                "stops_s": row["decode_stops_s"] if decoded else None,
+                "stops_s": row.decode_stops_s if decoded else None,
                 "sampled": bool(sampled) if decoded and sampled is not None else None,
             }
         )
-        respawn = row.get("worker_respawn_s")
-        if respawn is not None and not pd.isna(respawn):
-            out.append(_cost_row(service, "respawn", float(respawn)))
+        if row.worker_respawn_s is not None:
+            out.append(_cost_row(service, "respawn", float(row.worker_respawn_s)))
     return pd.DataFrame(out, columns=list(COLUMNS))
 
 
@@ -112,7 +114,7 @@ def from_run(path: Path | str) -> pd.DataFrame:
     else:
         files = [path / "results.parquet", *sorted(path.glob("points/*/jobs.parquet"))]
     frames = [pd.read_parquet(f) for f in files if f.is_file()]
-    rows = [f for f in frames if "decode_wall_s" in f.columns and "mix_source" in f.columns]
+    rows = [f for f in frames if {Column.decode_wall_s, Column.mix_source} <= set(f.columns)]
     if not rows:
         why = "no workload rows with decode traces (asrlab.workload, this version) there"
         raise ConfigError("from_run", str(path), why)

@@ -1,5 +1,6 @@
 """Where a simulated job's row goes once it is final: kept (`Collector`), or streamed into a
-running tally (`Tally`) and, if asked, a parquet file in chunks (`RowsWriter`).
+running tally (`Tally`) and, if asked, a parquet file in chunks (`RowsWriter`). The kept and the
+written rows are `asrlab.service.rows.JobRow`s, made into a table by that module.
 
 A day of traffic (864,000 jobs) kept as rows, dicts and then a DataFrame of 47 columns, and with
 the arbiter's whole trace, took 3.6 GB; a tally keeps the few numbers per job that the summary
@@ -13,27 +14,32 @@ import math
 from array import array
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from asrlab.service import rows as jobrows
 from asrlab.service.arbiter import Event
+from asrlab.service.rows import Column, JobRow
 from asrlab.workload.attribution import ATTRIBUTIONS, summarize
 
-# A job's own columns, in a fixed order (a kept run's frame orders them as they first appear).
-SIM_COLUMNS = (
-    "status", "client_error", "error_type", "lease_token", "lease_wait_s", "lease_hold_max_s",
-    "worker_late_result", "worker_work_after_deadline_s", "worker_killed", "worker_respawn_s",
-    "decode_rebuild_s", "worker_status", "lease_held_s", "total_s", "client_wait_s", "latency_s",
-)  # fmt: skip
-JOB_COLUMNS = (
-    "job_id", "job_index", "arrival_s", "started_s", "mix_source", "mix_length_s", "vad_s",
-    "service_s", "device",
-)  # fmt: skip
-_TEXT = ("status", "client_error", "error_type", "worker_status", "job_id", "mix_source")
-_FLAGS = ("worker_late_result", "worker_killed")
-_WHOLE = ("job_index", "device")
+
+class Tallied(Protocol):
+    """What `Tally` reads of a job: `JobRow`'s fields of those names (or a draft's)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def client_error(self) -> str | None: ...
+    @property
+    def latency_s(self) -> float | None: ...
+    @property
+    def lease_wait_s(self) -> float | None: ...
+    @property
+    def worker_work_after_deadline_s(self) -> float | None: ...
+    @property
+    def worker_late_result(self) -> bool | None: ...
 
 
 class Attributor:
@@ -50,7 +56,8 @@ class Attributor:
         self._events = events  # the arbiter's own list: read, then cleared
         self._keep = keep
         self._hold_s: dict[str, float] = {}  # holder -> hold_max_s, until its grant is read
-        self._live: dict[int, tuple[str, float]] = {}  # token -> (holder, due_ms), as attribute
+        # token -> (holder, due_ms), as `attribute`; the grants and releases read here carry one
+        self._live: dict[int | None, tuple[str, float]] = {}
         self._blamed: dict[str, list[str]] = {}  # holder -> overdue holders at its give-up
 
     def granted(self, holder: str, hold_max_s: float) -> None:
@@ -87,26 +94,22 @@ class Attributor:
 
 
 class Collector:
-    """Keeps every row: the frame a kept run returns (`SimResult`), built as it always was."""
+    """Keeps every row: the records and the frame a kept run returns (`SimResult`)."""
 
-    def __init__(self, n: int, common: Mapping[str, Any]) -> None:
-        self.common = dict(common)
-        self._rows: list[Any] = [None] * n
+    def __init__(self, n: int, settings: Mapping[str, Any]) -> None:
+        self.settings = dict(settings)
+        self._rows: list[JobRow | None] = [None] * n
 
-    def add(self, index: int, row: dict[str, Any], job: tuple, verdict: tuple[Any, Any]) -> None:
-        self._rows[index] = (row, job, verdict)
+    def add(self, index: int, row: JobRow) -> None:
+        self._rows[index] = row
+
+    def rows(self) -> tuple[JobRow, ...]:
+        """The rows in job order (every job's, once the run has ended)."""
+        return tuple(r for r in self._rows if r is not None)
 
     def frame(self) -> pd.DataFrame:
-        """Rows like a real workload's; built column by column (100,000 dicts cost seconds)."""
-        kept = self._rows
-        frame = pd.DataFrame.from_records([row for row, _, _ in kept])
-        columns = list(zip(*(job for _, job, _ in kept), strict=True)) or [()] * len(JOB_COLUMNS)
-        per_job = dict(zip(JOB_COLUMNS, map(list, columns), strict=True))
-        rows = frame.assign(**per_job, **self.common)
-        # Object columns, as a real workload's attribution gives them (None where ok).
-        rows["attribution"] = pd.Series([v[0] for _, _, v in kept], index=rows.index, dtype=object)
-        rows["blamed"] = pd.Series([v[1] for _, _, v in kept], index=rows.index, dtype=object)
-        return rows
+        """The rows as a real workload's table (`asrlab.service.rows.frame`)."""
+        return jobrows.frame(self.rows(), self.settings)
 
 
 class Tally:
@@ -133,19 +136,20 @@ class Tally:
         self._shared: dict[str, str] = {}  # one copy of each text that names no job
         self._ids: dict[int, str] = {}  # index -> job id, where the text names it
 
-    def add(self, index: int, row: Mapping[str, Any], job_id: str, attribution: str | None) -> None:
-        self.latency_s[index] = row["latency_s"]
-        wait = row["lease_wait_s"]
+    def add(self, index: int, row: Tallied, job_id: str, attribution: str | None) -> None:
+        if row.latency_s is not None:
+            self.latency_s[index] = row.latency_s
+        wait = row.lease_wait_s
         if wait is not None:
             self.lease_wait_s[index] = wait
-        after = row.get("worker_work_after_deadline_s")
+        after = row.worker_work_after_deadline_s
         if after is not None:
             self.after_s[index] = after
-        self.late[index] = row.get("worker_late_result") is True
-        if row["status"] == "ok":
+        self.late[index] = row.worker_late_result is True
+        if row.status == "ok":
             self.ok[index] = 1
         else:
-            text = row["client_error"]
+            text = row.client_error or ""
             if job_id in text:  # `summarize` masks the job's id in its text: it needs the id
                 self._ids[index] = job_id
             else:
@@ -171,15 +175,19 @@ class Tally:
             ids[index] = job_id
         return pd.DataFrame(
             {
-                "remedy": pd.Categorical.from_codes(np.zeros(self.n, np.int8), [self.remedy]),
-                "status": pd.Categorical.from_codes(self.ok, ["failed", "ok"]),
-                "latency_s": self.latency_s,
-                "lease_wait_s": self.lease_wait_s,
-                "worker_late_result": self.late,
-                "worker_work_after_deadline_s": self.after_s,
-                "attribution": pd.Categorical.from_codes(self.attribution, list(ATTRIBUTIONS)),
-                "client_error": pd.Series(texts, dtype=object),
-                "job_id": pd.Series(ids, dtype=object),
+                Column.remedy: pd.Categorical.from_codes(
+                    np.zeros(self.n, np.int8), pd.Index([self.remedy])
+                ),
+                Column.status: pd.Categorical.from_codes(self.ok, pd.Index(["failed", "ok"])),
+                Column.latency_s: self.latency_s,
+                Column.lease_wait_s: self.lease_wait_s,
+                Column.worker_late_result: self.late,
+                Column.worker_work_after_deadline_s: self.after_s,
+                Column.attribution: pd.Categorical.from_codes(
+                    self.attribution, pd.Index(ATTRIBUTIONS)
+                ),
+                Column.client_error: pd.Series(texts, dtype=object),
+                Column.job_id: pd.Series(ids, dtype=object),
             }
         )
 
@@ -195,28 +203,20 @@ class RowsWriter:
     it are final, so what is held is about the jobs in flight plus one chunk.
     """
 
-    def __init__(self, path: Path | str, common: Mapping[str, Any], chunk: int = 50_000) -> None:
-        import pyarrow as pa  # only a run that writes its rows needs it
-        import pyarrow.parquet as pq
+    def __init__(self, path: Path | str, settings: Mapping[str, Any], chunk: int = 50_000) -> None:
+        import pyarrow.parquet as pq  # only a run that writes its rows needs it
 
-        self.path, self.common, self.chunk = Path(path), dict(common), chunk
+        self.path, self.settings, self.chunk = Path(path), dict(settings), chunk
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fields = [(c, _arrow_type(c, pa)) for c in SIM_COLUMNS + JOB_COLUMNS]
-        constants = pa.Table.from_pylist([self.common]).schema  # None: a column of nulls
-        fields += list(zip(constants.names, constants.types, strict=True))
-        fields += [("attribution", pa.string()), ("blamed", pa.string())]
-        self.schema = pa.schema(fields)
-        self._pa = pa
+        self.schema = jobrows.arrow_schema(self.settings)
         self._writer = pq.ParquetWriter(self.path, self.schema)
-        self._waiting: dict[int, dict[str, Any]] = {}
+        self._waiting: dict[int, JobRow] = {}
         self._next = 0
-        self._ready: list[dict[str, Any]] = []
+        self._ready: list[JobRow] = []
         self.written = 0
 
-    def add(self, index: int, row: dict[str, Any], job: tuple, verdict: tuple[Any, Any]) -> None:
-        whole = row | dict(zip(JOB_COLUMNS, job, strict=True))
-        whole["attribution"], whole["blamed"] = verdict
-        self._waiting[index] = whole
+    def add(self, index: int, row: JobRow) -> None:
+        self._waiting[index] = row
         while self._next in self._waiting:
             self._ready.append(self._waiting.pop(self._next))
             self._next += 1
@@ -231,19 +231,6 @@ class RowsWriter:
     def _flush(self) -> None:
         if not self._ready:
             return
-        names = SIM_COLUMNS + JOB_COLUMNS + ("attribution", "blamed")
-        frame = pd.DataFrame.from_records(self._ready, columns=list(names)).assign(**self.common)
-        table = self._pa.Table.from_pandas(frame[self.schema.names], schema=self.schema)
-        self._writer.write_table(table.replace_schema_metadata(None))
+        self._writer.write_table(jobrows.arrow_table(self._ready, self.settings, self.schema))
         self.written += len(self._ready)
         self._ready = []
-
-
-def _arrow_type(column: str, pa: Any) -> Any:
-    if column in _TEXT:
-        return pa.string()
-    if column in _FLAGS:
-        return pa.bool_()
-    if column in _WHOLE:
-        return pa.int64()
-    return pa.float64()  # seconds, and the lease token (NaN where none: float, as in a frame)

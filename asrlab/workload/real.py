@@ -12,14 +12,17 @@ import json
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
 from tqdm import tqdm
 
+from asrlab.decoding.trace import DecodeTrace
 from asrlab.service import build
+from asrlab.service import rows as jobrows
 from asrlab.service.node import JobRecord, Node
+from asrlab.service.rows import Column, JobRow
 from asrlab.service.settings import remedy_columns
 from asrlab.workload.attribution import attribute
 from asrlab.workload.sources import JobAudio, load_item
@@ -30,19 +33,22 @@ from asrlab.workload.traffic import PlannedJob, WorkloadConfig, plan
 class WorkloadResult:
     """A workload's outcome: one row per job (arrival order) and the arbiter's event trace.
 
-    ``rows`` are `JobRecord.row()` plus the job's plan (``job_index``, ``arrival_s``, ``source``,
-    ``audio_class``, ...), its client (``started_s``, ``client_wait_s``, ``latency_s``), its
-    ``attribution`` and ``blamed`` (see `attribute`), and the ``workload_*`` and ``remedy_*``
-    settings. ``events`` are the arbiter's, as `asrlab.service.build.arbiter_events` gives them.
+    ``rows`` are `JobRecord.row()` with the job's plan (``job_index``, ``arrival_s``,
+    ``source``, ``audio_class``, ...), its client (``started_s``, ``client_wait_s``,
+    ``latency_s``), its decode's costs (``decode_*``) and its ``attribution`` and ``blamed``
+    (see `attribute`); ``settings`` the ``workload_*`` and ``remedy_*`` columns every row of
+    `frame` has. ``events`` are the arbiter's, as `asrlab.service.build.arbiter_events` gives them.
     """
 
     config: WorkloadConfig
-    rows: tuple[dict[str, Any], ...]
+    rows: tuple[JobRow, ...]
     events: tuple[dict[str, Any], ...]
     records: tuple[JobRecord, ...]
+    settings: Mapping[str, Any]
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(list(self.rows))
+        """The results table: the rows and the settings (`asrlab.service.rows.frame`)."""
+        return jobrows.frame(self.rows, self.settings)
 
 
 @dataclass(frozen=True)
@@ -64,15 +70,17 @@ def run_workload(config: WorkloadConfig, *, progress: bool = True) -> WorkloadRe
         for run in served:
             node.settle(run.record)
         events = build.arbiter_events(node.arbiter)
-    common = config.row() | remedy_columns(node.remedy)
+    settings = config.row() | remedy_columns(node.remedy)
+    rows = [_row(job, audio, run) for job, audio, run in zip(jobs, audios, served, strict=True)]
+    blame = attribute(jobrows.frame(rows), events)
     rows = [
-        _row(job, audio, run) | common for job, audio, run in zip(jobs, audios, served, strict=True)
+        replace(row, attribution=attribution, blamed=blamed)
+        for row, attribution, blamed in zip(
+            rows, blame[Column.attribution], blame[Column.blamed], strict=True
+        )
     ]
-    blame = attribute(pd.DataFrame(rows), events)
-    for row, attribution, blamed in zip(rows, blame["attribution"], blame["blamed"], strict=True):
-        row["attribution"], row["blamed"] = attribution, blamed
     records = tuple(run.record for run in served)
-    return WorkloadResult(config, tuple(rows), tuple(events), records)
+    return WorkloadResult(config, tuple(rows), tuple(events), records, settings)
 
 
 def _serve(
@@ -113,36 +121,30 @@ def _serve(
     return [run for run in served if run is not None]
 
 
-def _row(job: PlannedJob, audio: JobAudio, run: _Served) -> dict[str, Any]:
+def _row(job: PlannedJob, audio: JobAudio, run: _Served) -> JobRow:
+    """The node's row of the job, with its plan, its audio, its client and its decode's costs."""
     record = run.record
     wait_s = max(0.0, run.started_s - job.arrival_s)
-    failed = [event for event, _ in record.timeline if event.startswith("failed: ")]
-    return (
-        record.row()
-        | {
-            "job_index": job.index,
-            "arrival_s": job.arrival_s,
-            "started_s": run.started_s,
-            "client_wait_s": wait_s,
-            "latency_s": wait_s + record.total_s,
-            "source": audio.label,
-            "mix_source": job.item.source,
-            "mix_length_s": job.item.length_s,
-            "job_seed": job.job_seed,
-            "audio_class": audio.audio_class,
-            "language": audio.language,
-            "reference": audio.reference,
-            "error_type": failed[-1].removeprefix("failed: ") if failed else None,
-        }
-        | decode_columns(record.trace)
+    row = replace(
+        record.row(),
+        job_index=job.index,
+        arrival_s=job.arrival_s,
+        started_s=run.started_s,
+        client_wait_s=wait_s,
+        latency_s=wait_s + record.total_s,
+        source=audio.label,
+        mix_source=job.item.source,
+        mix_length_s=job.item.length_s,
+        job_seed=job.job_seed,
+        audio_class=audio.audio_class,
+        language=audio.language,
+        reference=audio.reference,
     )
+    return with_decode(row, record.trace)
 
 
-DECODE_COLUMNS = ("decode_wall_s", "decode_stops_s", "decode_sampled", "decode_rebuild_s")
-
-
-def decode_columns(trace: Mapping[str, Any] | None) -> dict[str, Any]:
-    """What the simulator's service-time table needs from a job's decode trace.
+def with_decode(row: JobRow, trace: DecodeTrace | None) -> JobRow:
+    """``row`` with what the simulator's service-time table needs from the job's decode trace.
 
     ``decode_wall_s`` is the worker's whole decode (also of a late result); ``decode_stops_s``
     (JSON) are the offsets from the decode's start at which a cooperative stop can take effect:
@@ -152,19 +154,19 @@ def decode_columns(trace: Mapping[str, Any] | None) -> dict[str, Any]:
     decode waited for such a rebuild. None without a trace
     (no decode, or a decode killed before it reported).
     """
-    if not trace:
-        return dict.fromkeys(DECODE_COLUMNS)
-    summary = trace["summary"]
-    t = float(summary["transcribe_s"])
+    if trace is None:
+        return row
+    t = float(trace.transcribe_s)
     stops = [round(t, 4)]  # before the first window's encoder pass
-    for window in trace["windows"]:
-        t += window["encode_s"] + window["detect_s"]
-        for attempt in window["attempts"]:
-            t += attempt["seconds"]
+    for window in trace.windows:
+        t += window.encode_s + window.detect_s
+        for attempt in window.attempts:
+            t += attempt.seconds
             stops.append(round(t, 4))
-    return {
-        "decode_wall_s": float(summary["wall_s"]),
-        "decode_stops_s": json.dumps(stops),
-        "decode_sampled": summary.get("sampled"),  # absent from traces of older versions
-        "decode_rebuild_s": summary.get("rebuild_s"),
-    }
+    return replace(
+        row,
+        decode_wall_s=float(trace.wall_s),
+        decode_stops_s=json.dumps(stops),
+        decode_sampled=trace.sampled,
+        decode_rebuild_s=trace.rebuild_s,
+    )

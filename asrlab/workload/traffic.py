@@ -103,7 +103,7 @@ class WorkloadConfig(ServiceSettings):
         """The config a results row was run with: the inverse of `row` (NaN read back as None)."""
         fields: dict[str, Any] = {}
         for name in WorkloadConfig.__dataclass_fields__:
-            value = row.get(f"{ROW_PREFIX}{name}")
+            value: Any = row.get(f"{ROW_PREFIX}{name}")
             if name == "mix":
                 value = tuple(tuple(m) for m in json.loads(value))
             elif isinstance(value, np.generic):

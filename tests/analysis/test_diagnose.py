@@ -27,6 +27,7 @@ def test_remedies_that_decode_alike_share_one_row() -> None:
     assert any("recommended" in group and len(group) == 2 for _, group in groups)
 
 
+@pytest.mark.model
 def test_speech_keeps_its_words_and_the_verdict_names_the_cheapest(
     base_model: TracedModel,
 ) -> None:
@@ -48,6 +49,7 @@ def test_speech_keeps_its_words_and_the_verdict_names_the_cheapest(
     assert "the gate alone does not make it cheap" in found.verdict
 
 
+@pytest.mark.model
 def test_noise_emits_nothing_behind_the_gate(base_model: TracedModel, noise: np.ndarray) -> None:
     """The base here is no_fallback (one attempt), not the incident's ladder: the same rows and
     verdict for a sixth of the suite's time."""
@@ -70,6 +72,7 @@ def test_a_bad_file_is_the_same_clear_error_as_transcribe(tmp_path: Path) -> Non
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.kernel
 def test_diagnose_notebook(tmp_path: Path, kernels: None) -> None:
     from asrlab.lab import notebooks
 

@@ -128,6 +128,7 @@ def tiny_en(whisper_models: None) -> TracedModel:
     return load_model("tiny.en")
 
 
+@pytest.mark.model
 def test_evaluate_scores_speech_and_non_speech(tiny_en: TracedModel) -> None:
     jfk = corpus.get("jfk")
     items = [
@@ -150,6 +151,7 @@ def test_evaluate_scores_speech_and_non_speech(tiny_en: TracedModel) -> None:
     assert (df["windows"] == 1).all() and (df["attempts"] >= 1).all()
 
 
+@pytest.mark.model
 def test_the_gate_that_does_not_trim_decodes_speech_as_without_a_gate(
     tiny_en: TracedModel,
 ) -> None:
@@ -168,6 +170,7 @@ def test_the_gate_that_does_not_trim_decodes_speech_as_without_a_gate(
     assert trimmed["audio_s"] < 16.0 and not trimmed["gated_out"]
 
 
+@pytest.mark.model
 def test_evaluate_refuses_no_items(tiny_en: TracedModel) -> None:
     with pytest.raises(ConfigError):
         evaluate(tiny_en, DecodeConfig(), [], progress=False)

@@ -176,7 +176,8 @@ def test_reversed_speech_holds_no_words() -> None:
 def test_hard_speech_is_a_source_and_a_class() -> None:
     samples, label = corpus.load_source("hard_speech/en_c0_pink-7dB", length_s=11.2)
     assert label.startswith("hard_speech/en_c0_pink-7dB") and len(samples) == 11.2 * SAMPLE_RATE_HZ
-    items = corpus.class_audio("hard_speech", max_items=50)
+    items = corpus.class_audio("hard_speech", max_items=50, length_s=1.0)  # the ids, not the audio
     assert [i.item_id.partition("/")[2] for i in items] == list(corpus.HARD_SPEECH)
+    assert {len(i.samples) for i in items} == {SAMPLE_RATE_HZ}
     with pytest.raises(ConfigError, match="available: zh_c0_pink-10dB"):
         corpus.hard_speech("zh_c9_pink-5dB")

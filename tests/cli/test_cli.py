@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
+from scenarios import ReproduceRun
 from typer.testing import CliRunner
 
 from asrlab.cli.main import app
@@ -14,6 +14,7 @@ from asrlab.cli.main import app
 runner = CliRunner()
 
 
+@pytest.mark.model
 def test_transcribe_jfk_prints_stage_and_attempt_tables(whisper_models: None) -> None:
     result = runner.invoke(app, ["transcribe", "jfk", "--trace", "--beam-size", "2"])
     assert result.exit_code == 0, result.output
@@ -28,6 +29,7 @@ def test_transcribe_jfk_prints_stage_and_attempt_tables(whisper_models: None) ->
         assert expected in out
 
 
+@pytest.mark.model
 def test_transcribe_json_carries_trace_and_provenance(tmp_path, whisper_models: None) -> None:
     wav = tmp_path / "clip.flac"
     from asrlab.audio import corpus
@@ -42,12 +44,14 @@ def test_transcribe_json_carries_trace_and_provenance(tmp_path, whisper_models: 
     assert "belly" in blob["summary"]["text"].lower()
 
 
+@pytest.mark.model
 def test_unknown_source_lists_what_exists(whisper_models: None) -> None:
     result = runner.invoke(app, ["transcribe", "no-such-clip"])
     assert result.exit_code == 2
     assert "jfk" in result.output and "white_noise" in result.output
 
 
+@pytest.mark.model
 def test_bad_audio_file_is_a_clear_error(tmp_path, whisper_models: None) -> None:
     bad = tmp_path / "notes.txt"
     bad.write_text("this is not audio\n" * 20)
@@ -74,6 +78,7 @@ def test_help_lists_every_command_in_order() -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.model
 def test_transcribe_under_a_remedy_applies_its_gate_and_its_options(whisper_models: None) -> None:
     """--remedy decodes as the service would under it, without the lease: the VAD gate answers
     noise with no decode; no_fallback's single attempt; the gate passes speech through."""
@@ -102,28 +107,25 @@ def test_presets_lists_the_remedies_with_their_reasons() -> None:
 
 
 @pytest.mark.timeout(600)
-def test_reproduce_runs_as_a_sweep_and_a_rerun_is_cached(tmp_path: Path, kernels: None) -> None:
+@pytest.mark.kernel
+@pytest.mark.slow
+def test_reproduce_runs_as_a_sweep_and_a_rerun_is_cached(reproduce_run: ReproduceRun) -> None:
     """The replays are a sweep: a run folder with sweep.json and report.html, the compact table
     per scenario, and the same command again (absolute thresholds: the same parameters) served
-    from the cache."""
-    yaml = Path(__file__).resolve().parents[1] / "data" / "incident_tiny.yaml"
-    args = ["reproduce", "--experiment", str(yaml), "--model", "tiny.en", "--absolute"]
-    args += ["--no-traces", "--out", str(tmp_path / "incident"), "--runs-root", str(tmp_path)]
-    first = runner.invoke(app, args)
-    assert first.exit_code == 0, first.output
-    assert "1 replays in" in first.output and "(1 run, 0 cached)" in first.output
-    assert "== scenario speech" in first.output and "hard_kill" in first.output
-    out = first.output  # the answer: from the first scenario to the count of replays
+    from the cache. The first run is the session's (tests/conftest.py), whose replay notebook
+    tests/lab/test_notebooks.py checks."""
+    out, run = reproduce_run.output, reproduce_run.run_dir
+    assert "1 replays in" in out and "(1 run, 0 cached)" in out
+    assert "== scenario speech" in out and "hard_kill" in out
     answer = out[out.index("== scenario") : out.index("1 replays in")].splitlines()
     assert "the incident's thresholds, not scaled" in answer[1]  # --absolute
     assert answer[2].startswith("remedy ") and answer[2].endswith("B's text")  # the header
     assert max(map(len, answer)) <= 120  # English transcripts: one column per character
-    (run,) = (tmp_path / "incident").iterdir()
     manifest = json.loads((run / "sweep.json").read_text())
     assert manifest["state"] == "done" and manifest["n_failed"] == 0
     page = (run / "report.html").read_text()
     assert page.index("<h2>Answer</h2>") < page.index("<h2>The sweep</h2>")  # the answer first
     assert (run / "incident.png").exists() and (run / "summary.csv").exists()
     time.sleep(1.1)  # a new run folder's timestamp
-    again = runner.invoke(app, args)
+    again = runner.invoke(app, reproduce_run.args)
     assert again.exit_code == 0 and "(0 run, 1 cached)" in again.output

@@ -20,8 +20,8 @@ from asrlab.decoding.trace import (
     NO_SPEECH,
     OVER_BUDGET,
     RETRY,
-    UNINTELLIGIBLE,
     DecodeTrace,
+    WindowOutcome,
     render_text,
 )
 from asrlab.decoding.verdicts import RawAttempt
@@ -31,6 +31,8 @@ from asrlab.service.remedies import remedy
 MIN_COVERAGE = 0.95
 
 
+@pytest.mark.model
+@pytest.mark.slow
 def test_noise_walks_the_fallback_ladder(noise_trace: DecodeTrace) -> None:
     """docs/incident.md's pattern: repetition loops retried at rising temperatures, then dropped."""
     t = noise_trace
@@ -51,11 +53,14 @@ def test_noise_walks_the_fallback_ladder(noise_trace: DecodeTrace) -> None:
     assert t.iterate_s >= 10 * t.transcribe_s
 
 
+@pytest.mark.model
+@pytest.mark.slow
 def test_language_detection_encodes_the_first_window_twice(noise_trace: DecodeTrace) -> None:
     assert noise_trace.encoder_passes == 2
     assert noise_trace.language_encode_s > 0 and noise_trace.windows[0].encode_s > 0
 
 
+@pytest.mark.model
 def test_forced_language_encodes_once(base_model: TracedModel) -> None:
     cfg = preset("incident", language="en")
     trace = base_model.run(corpus.get("en_librispeech_1089-134686-0001").load(), cfg)
@@ -63,6 +68,7 @@ def test_forced_language_encodes_once(base_model: TracedModel) -> None:
     assert trace.encoder_passes == 1 and trace.language_encode_s == 0
 
 
+@pytest.mark.model
 def test_jfk_is_one_window_one_accepted_attempt(jfk_trace: DecodeTrace) -> None:
     t = jfk_trace
     print(render_text(t))
@@ -74,6 +80,8 @@ def test_jfk_is_one_window_one_accepted_attempt(jfk_trace: DecodeTrace) -> None:
 
 
 @pytest.mark.parametrize("name", ["noise_trace", "jfk_trace"])
+@pytest.mark.model
+@pytest.mark.slow
 def test_stages_explain_the_wall_time(
     name: str, request: pytest.FixtureRequest, noise_trace: DecodeTrace
 ) -> None:  # noise_trace: asked for by name below too, so that the test is marked as its cost
@@ -85,12 +93,14 @@ def test_stages_explain_the_wall_time(
     assert shares == pytest.approx(1.0, abs=1e-6)  # the table's rows add up to the wall time
 
 
+@pytest.mark.model
 def test_tracing_changes_no_result(jfk_trace: DecodeTrace, incident: DecodeConfig) -> None:
     bare = WhisperModel(models.resolve("base"), device="cpu", compute_type="int8", cpu_threads=2)
     segments, _ = bare.transcribe(corpus.get("jfk").load(), **incident.transcribe_kwargs())
     assert [s.text for s in segments] == [s.text for s in jfk_trace.segments]
 
 
+@pytest.mark.model
 def test_sampling_is_seeded(base_model: TracedModel) -> None:
     """Fallback attempts sample; the same seed must give the same tokens (docs/incident.md)."""
     noise = white_noise(6.0, seed=3)
@@ -109,6 +119,7 @@ def test_sampling_is_seeded(base_model: TracedModel) -> None:
     assert after_sampling.summary()["rebuild_s"] == after_sampling.rebuild_s
 
 
+@pytest.mark.model
 def test_drop_in_transcribe_counts_only_time_inside_the_generator(
     base_model: TracedModel,
 ) -> None:
@@ -126,6 +137,7 @@ def test_drop_in_transcribe_counts_only_time_inside_the_generator(
     assert info.language == "en"
 
 
+@pytest.mark.model
 def test_max_new_tokens_caps_the_loop(base_model: TracedModel) -> None:
     noise = white_noise(11.0, seed=1)
     trace = base_model.run(noise, preset("incident", temperature=(0.0,), max_new_tokens=40))
@@ -133,6 +145,7 @@ def test_max_new_tokens_caps_the_loop(base_model: TracedModel) -> None:
     assert attempt.tokens <= attempt.token_limit <= 40
 
 
+@pytest.mark.model
 def test_trace_to_dict_is_json_ready(jfk_trace: DecodeTrace) -> None:
     import json
 
@@ -140,11 +153,25 @@ def test_trace_to_dict_is_json_ready(jfk_trace: DecodeTrace) -> None:
     assert blob["summary"]["attempts"] == 1
     assert blob["windows"][0]["attempts"][0]["verdict"] == ACCEPTED
     assert np.isclose(blob["summary"]["wall_s"], jfk_trace.wall_s)
+    # ... and reads back: the same trace, also from its JSON (tuples come back as lists).
+    assert DecodeTrace.from_dict(jfk_trace.to_dict()) == jfk_trace
+    assert json.loads(json.dumps(DecodeTrace.from_dict(blob).to_dict())) == blob
+
+
+@pytest.mark.model
+def test_the_trace_records_the_compute_type_the_model_was_loaded_as(
+    base_model: TracedModel, jfk_trace: DecodeTrace
+) -> None:
+    """The config asks for ``auto`` (hashed as such); the trace says what CTranslate2 ran."""
+    assert jfk_trace.config["compute_type"] == "auto"
+    assert jfk_trace.compute_type == base_model.compute_type == base_model.model.compute_type
+    assert jfk_trace.compute_type in models.COMPUTE_TYPES and jfk_trace.compute_type != "auto"
 
 
 @pytest.mark.parametrize(
     "clip", ["jfk", "zh_aishell_BAC009S0724W0121", "en_ljspeech_LJ028-0030_to_0039_long"]
 )
+@pytest.mark.model
 def test_reusing_the_language_encoding_changes_no_transcript(
     base_model: TracedModel, incident: DecodeConfig, clip: str
 ) -> None:
@@ -192,6 +219,7 @@ def test_the_budget_hands_out_temperatures_while_the_window_can_afford_them(
     assert rec.over_budget == (handed_out <= len(spent_s))
 
 
+@pytest.mark.model
 def test_the_fallback_budget_stops_the_ladder_and_keeps_faster_whispers_pick(
     base_model: TracedModel, incident: DecodeConfig
 ) -> None:
@@ -210,6 +238,7 @@ def test_the_fallback_budget_stops_the_ladder_and_keeps_faster_whispers_pick(
     assert len(generous.attempts) == 6
 
 
+@pytest.mark.model
 def test_reject_loops_drops_a_window_that_fails_the_compression_check(
     base_model: TracedModel,
 ) -> None:
@@ -221,13 +250,15 @@ def test_reject_loops_drops_a_window_that_fails_the_compression_check(
     kept = base_model.run(samples, replace(strict, reject_loops=False))
     dropped = base_model.run(samples, strict)
     assert kept.text and [w.outcome for w in kept.windows] == ["segments"]
-    assert dropped.text == "" and [w.outcome for w in dropped.windows] == [UNINTELLIGIBLE]
+    assert dropped.text == ""
+    assert [w.outcome for w in dropped.windows] == [WindowOutcome.UNINTELLIGIBLE]
     assert len(dropped.attempts) == 1 and dropped.attempts[0].temperature == 0.0
     # At the shipped threshold clean speech is no loop: the transcript is the one-attempt decode.
     shipped = base_model.run(samples, remedy("reject_loops").decode)
     assert shipped.text == kept.text and shipped.windows[0].outcome == "segments"
 
 
+@pytest.mark.model
 def test_the_batched_peer_decodes_through_the_traced_model(base_model: TracedModel) -> None:
     """faster-whisper's batched pipeline on the traced model: its own VAD chunks, one attempt
     per chunk at temperature 0 and the configured beam, the transcript the pipeline gives."""
@@ -249,6 +280,7 @@ def test_the_batched_peer_decodes_through_the_traced_model(base_model: TracedMod
     assert trace.text == "".join(s.text for s in segments).strip()
 
 
+@pytest.mark.model
 def test_the_batched_peer_decodes_nothing_where_its_vad_finds_no_speech(
     base_model: TracedModel, noise: np.ndarray
 ) -> None:
@@ -256,6 +288,7 @@ def test_the_batched_peer_decodes_nothing_where_its_vad_finds_no_speech(
     assert trace.text == "" and trace.windows == [] and trace.finished
 
 
+@pytest.mark.model
 def test_hallucination_silence_decodes_with_word_timings(base_model: TracedModel) -> None:
     samples = corpus.get("jfk").load()
     trace = base_model.run(samples, remedy("hallucination_silence").decode)
@@ -263,6 +296,7 @@ def test_hallucination_silence_decodes_with_word_timings(base_model: TracedModel
     assert trace.config["hallucination_silence_threshold"] == 2.0
 
 
+@pytest.mark.model
 def test_the_token_budget_stops_a_loop_at_the_windows_budget(base_model: TracedModel) -> None:
     """Issue 20's `token_budget`: the incident's beam loops on 11 s of noise to the 224-token
     limit; with 6 tokens a second the same attempt stops at 16 + 66 = 82 tokens, and clean
@@ -278,6 +312,7 @@ def test_the_token_budget_stops_a_loop_at_the_windows_budget(base_model: TracedM
     assert base_model.run(jfk, budgeted).text == base_model.run(jfk, preset("incident")).text
 
 
+@pytest.mark.model
 def test_no_repeat_5_keeps_the_beam_out_of_a_loop(base_model: TracedModel) -> None:
     """Issue 20's `no_repeat_5`: beam 5 on Mandarin under pink noise at -10 dB repeats "-4" to
     the token limit; forbidden to repeat any 5 tokens, the same beam ends in a few dozen, and

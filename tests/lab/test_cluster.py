@@ -19,13 +19,14 @@ import distributed
 import pandas as pd
 import psutil
 import pytest
-import yaml
+from scenarios import smoke_experiment
 from typer.testing import CliRunner
 
 from asrlab.cli.main import app
 from asrlab.errors import ConfigError
 from asrlab.lab import cluster
 from asrlab.lab.experiment import Experiment, parse_experiment
+from asrlab.lab.outcomes import SweepResult
 from asrlab.lab.point import point_environ
 from asrlab.lab.runners import LOCAL_POOL
 from asrlab.lab.sweep import CACHE_DIR, run_sweep
@@ -53,22 +54,16 @@ def probe(**spec: Any) -> Experiment:
     return parse_experiment({"notebook": str(PROBE), **spec}, default_name="probe")
 
 
-def smoke() -> Experiment:
-    """experiments/smoke.yaml with tiny.en, as tests/lab/test_experiments.py runs it."""
-    spec = yaml.safe_load((ROOT / "experiments" / "smoke.yaml").read_text())
-    spec["fixed"] |= {"model": "tiny.en", "classes": ["clean_en", "noise"]}
-    return parse_experiment(spec, default_name="smoke", base_dir=ROOT / "experiments")
-
-
 @pytest.mark.timeout(300)
+@pytest.mark.kernel
+@pytest.mark.slow
 def test_smoke_sweep_on_the_cluster_matches_the_local_pool(
-    scheduler: str,
-    tmp_path: Path,
-    kernels: None,
+    scheduler: str, tmp_path: Path, smoke_run: SweepResult
 ) -> None:
-    local = run_sweep(smoke(), runs_root=tmp_path / "local", progress=False)
+    """The session's smoke sweep on the local pool (tests/conftest.py), run again on Dask."""
+    local = smoke_run
     dask = run_sweep(
-        smoke(), runs_root=tmp_path / "dask", progress=False, scheduler=scheduler
+        smoke_experiment(), runs_root=tmp_path / "dask", progress=False, scheduler=scheduler
     )
     assert (dask.n_run, dask.n_failed, local.n_run, local.n_failed) == (2, 0, 2, 0)
     assert len(dask.results) == len(local.results) == 2 * 2  # 2 points x 2 items
@@ -88,11 +83,13 @@ def test_smoke_sweep_on_the_cluster_matches_the_local_pool(
     assert (dask.out_dir / "points" / point / "executed.html").exists()
     assert (dask.out_dir / "report.html").exists() and f"on dask:{scheduler}" in dask.summary()
     # The same cache: a re-run on the cluster executes nothing.
-    again = run_sweep(smoke(), runs_root=tmp_path / "dask", scheduler=scheduler)
+    again = run_sweep(smoke_experiment(), runs_root=tmp_path / "dask", scheduler=scheduler)
     assert (again.n_run, again.n_cached) == (0, 2)
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.kernel
+@pytest.mark.slow
 def test_failing_and_overdue_points_are_recorded_and_the_others_finish(
     scheduler: str, tmp_path: Path,
     kernels: None,
@@ -129,6 +126,7 @@ def test_points_run_without_the_environment_the_nanny_gives_its_workers(schedule
     assert point["PATH"] == worker["PATH"]
 
 
+@pytest.mark.kernel
 def test_local_points_do_not_inherit_what_a_local_cluster_set_here(
     scheduler: str, tmp_path: Path,
     kernels: None,
@@ -166,21 +164,33 @@ def closed_port() -> int:
         ("http://127.0.0.1:8786", "unknown address scheme"),
     ],
 )
-def test_unreachable_or_malformed_address_fails_fast_with_exit_2(
+def test_unreachable_or_malformed_address_fails_with_exit_2(
     address: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 0.2)
     path = tmp_path / "ok.yaml"
     path.write_text(json.dumps({"notebook": str(PROBE), "grid": {"x": [1]}}))
     runs = tmp_path / "runs"
-    t0 = time.perf_counter()
     args = ["sweep", str(path), "--runs-root", str(runs), "--scheduler", address]
     cli = CliRunner().invoke(app, args)
-    assert time.perf_counter() - t0 < 10
     assert cli.exit_code == 2, cli.output
     lines = cli.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: scheduler=") and message in lines[0]
     assert not runs.exists()  # nothing made, nothing submitted
+
+
+@pytest.mark.slow  # waits on the wall clock for the deadline it asserts
+def test_an_unreachable_scheduler_is_given_up_at_the_connect_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A typo'd port fails once CONNECT_TIMEOUT_S has passed, not after distributed's own
+    connect timeout (30 s)."""
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 2.0)
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError, match="no Dask scheduler there"):
+        with cluster.connect(f"tcp://127.0.0.1:{closed_port()}", workers=1):
+            pass
+    assert time.perf_counter() - t0 < 10
 
 
 def test_a_scheduler_without_workers_is_refused(

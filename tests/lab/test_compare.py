@@ -256,6 +256,8 @@ def test_the_slowed_nightly_differs_from_the_nightly_only_by_its_slow_down() -> 
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.kernel
+@pytest.mark.slow
 def test_a_tiny_nightly_run_twice_flags_nothing_and_the_slowed_one_its_points(
     tmp_path: Path,
     kernels: None,

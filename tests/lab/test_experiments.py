@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
+from scenarios import smoke_experiment
 
 from asrlab.lab import notebooks
-from asrlab.lab.experiment import check_parameters, load_experiment, parse_experiment
+from asrlab.lab.experiment import check_parameters, load_experiment
+from asrlab.lab.outcomes import SweepResult
 from asrlab.lab.sweep import run_sweep
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
@@ -30,12 +31,12 @@ def test_one_experiment_per_notebook() -> None:
 
 
 @pytest.mark.timeout(600)
-def test_smoke_sweep_runs_with_tiny_parameters(tmp_path: Path, kernels: None) -> None:
-    """experiments/smoke.yaml as committed, with the model swapped for tiny.en."""
-    spec = yaml.safe_load((EXPERIMENTS / "smoke.yaml").read_text())
-    spec["fixed"] |= {"model": "tiny.en", "classes": ["clean_en", "noise"]}
-    experiment = parse_experiment(spec, default_name="smoke", base_dir=EXPERIMENTS)
-    result = run_sweep(experiment, runs_root=tmp_path, progress=False)
+@pytest.mark.kernel
+@pytest.mark.slow
+def test_smoke_sweep_runs_with_tiny_parameters(smoke_run: SweepResult) -> None:
+    """experiments/smoke.yaml as committed, with the model swapped for tiny.en (the session's
+    run, tests/conftest.py: tests/lab/test_cluster.py compares a Dask run with it)."""
+    result = smoke_run
     table = result.results
     assert (result.n_run, result.n_failed) == (2, 0)
     assert len(table) == 2 * 2  # 2 points (beam 1, 5) x 2 items (one per class)
@@ -54,11 +55,13 @@ def test_smoke_sweep_runs_with_tiny_parameters(tmp_path: Path, kernels: None) ->
     report = (result.out_dir / "report.md").read_text()
     assert "## Answer" in report and "| clean_en | 1 |" in report
     assert (result.out_dir / "beam_size.png").stat().st_size > 10_000
-    again = run_sweep(experiment, runs_root=tmp_path, progress=False)
+    runs_root = result.out_dir.parents[1]  # <runs_root>/smoke/<timestamp>
+    again = run_sweep(smoke_experiment(), runs_root=runs_root, progress=False)
     assert (again.n_run, again.n_cached) == (0, 2)
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.kernel
 def test_audio_length_notebook(tmp_path: Path, kernels: None) -> None:
     params = {"model": "tiny.en", "languages": ["en"], "length_s": 5.0, "condition": "snr10"}
     notebooks.execute("03_audio_length", tmp_path, params | {"output_dir": str(tmp_path)})
@@ -69,6 +72,8 @@ def test_audio_length_notebook(tmp_path: Path, kernels: None) -> None:
 
 
 @pytest.mark.timeout(420)
+@pytest.mark.kernel
+@pytest.mark.slow
 def test_remedies_notebook_scores_each_remedy(tmp_path: Path, kernels: None) -> None:
     names = ["incident", "vad_gate", "batched"]
     params = {
@@ -100,6 +105,8 @@ def test_remedies_notebook_scores_each_remedy(tmp_path: Path, kernels: None) -> 
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.kernel
+@pytest.mark.slow
 def test_capacity_notebook_draws_the_grid_and_sizes_the_fleet(
     tmp_path: Path,
     kernels: None,

@@ -18,8 +18,10 @@ import pytest
 
 from asrlab.lab import incident
 from asrlab.lab.experiment import parse_experiment
+from asrlab.lab.outcomes import PointOutcome, SweepResult
 from asrlab.lab.reports import write_reports
-from asrlab.lab.sweep import PointOutcome, SweepResult
+from asrlab.service import rows as jobrows
+from asrlab.service.rows import JobRow
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "01_incident_replay.ipynb"
 # The speech scale as a loaded machine measured it (A's decode 458 s): thresholds of minutes.
@@ -51,12 +53,12 @@ OUTCOMES: dict[str, tuple[tuple[Any, ...], tuple[Any, ...]]] = {
 
 
 def replay_rows(point_id: str, remedy: str, a_source: str) -> pd.DataFrame:
-    """One point's two job rows, with the columns the summary reads."""
+    """One point's two job rows as the sweep combines them: the notebook's table of `JobRow`s
+    and settings (`ReplayResult.frame`), its ``status`` kept as ``nb_status``, the point's
+    columns added."""
     scale = SCALES[a_source]
     asr, guard = (60.0, 40.0) if remedy == "timeout_60_40" else (30.0, 20.0)
-    shared = {
-        "point_id": point_id, "status": "ok", "error": None, "param_remedy": remedy,
-        "param_a_source": a_source, "param_threshold_scale": scale, "remedy": remedy,
+    settings = {
         "remedy_peer": remedy == "hallucination_silence", "replay_a_source": a_source,
         "replay_a_length_s": 11.2, "replay_a_noise_seed": 3 if a_source == "pink_noise" else 0,
         "replay_b_source": "zh_aishell_BAC009S0724W0121", "threshold_scale": scale,
@@ -64,15 +66,27 @@ def replay_rows(point_id: str, remedy: str, a_source: str) -> pd.DataFrame:
         "threshold_hold_max_ms": 20000.0 * scale, "threshold_acquire_timeout_ms": 5000.0 * scale,
         "threshold_b_delay_s": 21.0 * scale,
     }  # fmt: skip
-    rows = []
-    for role, (status, error, seconds, text, notice) in zip("AB", OUTCOMES[remedy], strict=True):
-        rows.append(
-            shared
-            | {"role": role, "nb_status": status, "client_error": error, "total_s": seconds}
-            | {"text": text, "notice": notice, "received": 0.0 if role == "A" else 21 * scale}
-            | {"t_lease_granted_s": 0.03 if role == "A" and not notice else None}
+    point = {
+        "point_id": point_id, "status": "ok", "error": None, "param_remedy": remedy,
+        "param_a_source": a_source, "param_threshold_scale": scale,
+    }  # fmt: skip
+    rows = [
+        JobRow(
+            job_id=role,
+            remedy=remedy,
+            status=status,
+            role=role,
+            client_error=error,
+            total_s=seconds,
+            text=text,
+            notice=notice,
+            received=0.0 if role == "A" else 21 * scale,
+            t_lease_granted_s=0.03 if role == "A" and not notice else None,
         )
-    return pd.DataFrame(rows)
+        for role, (status, error, seconds, text, notice) in zip("AB", OUTCOMES[remedy], strict=True)
+    ]
+    table = jobrows.frame(rows, settings)
+    return table.rename(columns={"status": "nb_status"}).assign(**point)
 
 
 def results_table(point_ids: list[str] | None = None) -> pd.DataFrame:

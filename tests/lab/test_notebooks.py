@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import papermill as pm
 import pytest
+from scenarios import ReproduceRun
 
 from asrlab.errors import ConfigError
 from asrlab.lab import notebooks
@@ -31,6 +32,7 @@ def test_a_kernels_stderr_goes_to_the_run_folder_not_the_progress_bar(
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.kernel
 def test_decode_trace_notebook(tmp_path: Path, kernels: None) -> None:
     out_dir = tmp_path / "run"
     params = {
@@ -57,28 +59,23 @@ def test_decode_trace_notebook(tmp_path: Path, kernels: None) -> None:
     assert (out_dir / "trace.png").stat().st_size > 10_000
 
 
-@pytest.mark.timeout(300)
-def test_incident_replay_notebook(tmp_path: Path, kernels: None) -> None:
-    out_dir = tmp_path / "replay"
-    params = {
-        "model": "tiny.en",
-        "remedy": "hard_kill",
-        "a_source": "en_librispeech_1089-134686-0002",
-        "b_source": "en_librispeech_1089-134686-0001",
-        "asr_timeout_s": 20.0,
-        "hold_max_ms": 10000.0,
-        "acquire_timeout_ms": 10000.0,
-        "b_delay_s": 0.5,
-        "output_dir": str(out_dir),
-    }
-    executed = notebooks.execute("01_incident_replay", tmp_path, params)
+@pytest.mark.timeout(600)
+@pytest.mark.kernel
+@pytest.mark.slow
+def test_incident_replay_notebook(reproduce_run: ReproduceRun) -> None:
+    """The replay notebook as `asrlab reproduce` executed it for the session (tests/conftest.py:
+    tests/data/incident_tiny.yaml, one hard_kill replay on tiny.en): its point folder."""
+    (out_dir,) = (reproduce_run.run_dir / "points").iterdir()
+    executed = out_dir / "executed.ipynb"
+    params = json.loads(executed.read_text())["metadata"]["papermill"]["parameters"]
+    assert params["remedy"] == "hard_kill" and params["model"] == "tiny.en"
     assert executed.with_suffix(".html").stat().st_size > 10_000
     rows = pd.read_parquet(out_dir / "results.parquet")
     assert list(rows["role"]) == ["A", "B"] and (rows["status"] == "ok").all()
     assert rows["code_version"].notna().all() and rows["model_sha256"].str.len().eq(64).all()
     assert "squalid" in rows["text"].iloc[0].lower()
     assert (out_dir / "timeline.png").stat().st_size > 10_000
-    assert (tmp_path / "kernel.log").is_file()  # the kernel's stderr, beside the notebook
+    assert (out_dir / "kernel.log").is_file()  # the kernel's stderr, beside the notebook
 
 
 def test_unknown_notebook_parameter_is_refused(tmp_path: Path) -> None:

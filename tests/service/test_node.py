@@ -6,7 +6,6 @@ same mechanism is driven with seconds-scale limits so the suite stays quick.
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from asrlab.service.remedies import REMEDIES, remedy
@@ -33,6 +32,8 @@ def baseline(worker_processes: None):
     return replay(ReplayConfig(remedy="incident", **SCALED))
 
 
+@pytest.mark.model
+@pytest.mark.worker
 def test_the_incident_chain(baseline) -> None:
     a, b = baseline.a, baseline.b
     print(a.timeline, b.timeline, sep="\n")
@@ -45,21 +46,35 @@ def test_the_incident_chain(baseline) -> None:
     assert a.total_s == pytest.approx(ASR_TIMEOUT_S, abs=0.5)  # the answer, not the late result
     # ... and its result arrived late and was discarded.
     events = [e for e, _ in a.timeline]
-    assert "result arrived late: discarded" in events and a.worker["late_result"]
-    assert a.worker["work_after_deadline_s"] > 5.0
+    assert a.worker is not None
+    assert "result arrived late: discarded" in events and a.worker.late_result
+    assert a.worker.work_after_deadline_s > 5.0
     for row in ("received", "decoded", "VAD done", "lease granted", "submitted", "worker started"):
         assert row in events
+    # The same instants as the row's fields (results.parquet), not as columns named by the text
+    row, at = a.row(), dict(a.timeline)
+    assert (row.t_lease_granted_s, row.t_worker_started_s) == (
+        at["lease granted"],
+        at["worker started"],
+    )
+    assert row.t_late_result_s == at["result arrived late: discarded"] > row.t_failed_s
+    assert row.error_type == "AsrTimeout" and row.worker_late_result
+    assert b.row().error_type == "LeaseRejected" and b.row().t_lease_granted_s is None
 
 
+@pytest.mark.model
+@pytest.mark.worker
 def test_stage_table_has_the_incident_rows(baseline) -> None:
     stages = [r["stage"] for r in baseline.a.stage_rows()]
     assert stages == ["audio decode", "VAD", "transcribe()", "list(segments)", "total"]
 
 
+@pytest.mark.model
+@pytest.mark.worker
 def test_a_remedy_under_which_both_jobs_succeed(baseline) -> None:
     result = replay(ReplayConfig(remedy="vad_gate+hard_kill+no_fallback+beam_5", **SCALED))
     a, b = result.a, result.b
-    print(summary(pd.DataFrame(result.rows())))
+    print(summary(result.frame()))
     assert a.status == "ok" and b.status == "ok"
     assert a.text == baseline.a.text == ""  # noise: no transcript before, none after
     assert b.text  # B's Mandarin is transcribed
@@ -78,15 +93,19 @@ def test_every_remedy_has_a_reason_and_valid_parts() -> None:
         remedy("more_gpus")
 
 
+@pytest.mark.model
+@pytest.mark.worker
 def test_revoke_overdue_cancels_a_and_serves_b(worker_processes: None) -> None:
     result = replay(ReplayConfig(remedy="revoke_overdue", **SCALED))
     a, b = result.a, result.b
     assert a.status == "failed" and "revoked" in a.client_error
     assert a.total_s == pytest.approx(HOLD_MAX_S, abs=0.5)  # at hold_max, not at the ASR timeout
-    assert a.worker["killed"] and b.status == "ok" and b.text
+    assert a.worker is not None and a.worker.killed and b.status == "ok" and b.text
     assert [e["kind"] for e in result.arbiter_events].count("revoke") == 1
 
 
+@pytest.mark.model
+@pytest.mark.worker
 def test_a_dropped_loop_reaches_the_client_as_a_notice(worker_processes: None) -> None:
     """reject_loops through the real worker and node: with a compression-ratio threshold every
     transcript exceeds, jfk.flac's window counts as a loop and is dropped; the client gets an
@@ -108,9 +127,11 @@ def test_a_dropped_loop_reaches_the_client_as_a_notice(worker_processes: None) -
     assert record.status == "ok" and record.client_error is None and record.text == ""
     assert record.notice == "unintelligible: window(s) 0 dropped"
     assert "unintelligible: 1 window(s) dropped" in dict(record.timeline)
-    assert record.row()["notice"] == record.notice
+    assert record.row().notice == record.notice and record.row().t_windows_dropped_s is not None
 
 
+@pytest.mark.model
+@pytest.mark.worker
 def test_the_service_wires_its_usage_sampler_into_the_arbiter(worker_processes: None) -> None:
     """No GPU here, so the wiring is shown with the scripted sampler: the device reads 95 % busy
     throughout, so B is refused with the incident's text although no lease is overdue (A is

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import time
 
 import numpy as np
@@ -17,9 +18,22 @@ from asrlab.audio import corpus
 from asrlab.audio.signals import mix_at_snr, white_noise
 from asrlab.decoding.decoder import TracedModel
 from asrlab.decoding.options import preset
+from asrlab.decoding.trace import DecodeTrace, SegmentRecord, WindowOutcome
 from asrlab.errors import AsrlabError, AsrTimeout, ConfigError, JobFailed
 from asrlab.service.faults import run_with_random_kills
 from asrlab.service.manager import WorkerManager
+from asrlab.service.message import (
+    STOP,
+    Done,
+    Failed,
+    GuardTimes,
+    JobMessage,
+    Ready,
+    ResultMode,
+    SegmentMessage,
+    Started,
+)
+from asrlab.service.policy import Policy
 from asrlab.service.worker import WorkerConfig
 
 # The feature itself: a hard-killed job is answered within its timeout plus this.
@@ -50,6 +64,8 @@ def _no_children_left(manager: WorkerManager) -> None:
     assert not [pid for pid in manager.spawned_pids if os.path.exists(f"/proc/{pid}")]
 
 
+@pytest.mark.model
+@pytest.mark.worker
 def test_legacy_guard_raises_on_time_but_waits_for_the_decode(
     noise: np.ndarray,
     worker_processes: None,
@@ -70,7 +86,7 @@ def test_legacy_guard_raises_on_time_but_waits_for_the_decode(
         told_s = err.value.elapsed_s
         assert _wait_for(lambda: job.metrics.late_result, 120)
         m = job.metrics
-        assert isinstance(job._outcome, AsrTimeout)  # the late result reached no one
+        assert isinstance(job.outcome, AsrTimeout)  # the late result reached no one
         print(m.row())
         # The caller hears the ASR timeout at the deadline ...
         assert asr_timeout_s <= told_s <= asr_timeout_s + KILL_BOUND_S
@@ -86,6 +102,8 @@ def test_legacy_guard_raises_on_time_but_waits_for_the_decode(
     _no_children_left(manager)
 
 
+@pytest.mark.model
+@pytest.mark.worker
 def test_hard_kill_returns_on_time_and_the_manager_keeps_serving(
     base_model: TracedModel, noise: np.ndarray,
     worker_processes: None,
@@ -116,6 +134,8 @@ def test_hard_kill_returns_on_time_and_the_manager_keeps_serving(
     _no_children_left(manager)
 
 
+@pytest.mark.model
+@pytest.mark.worker
 def test_cooperative_stops_at_the_first_check_and_keeps_what_it_had(worker_processes: None) -> None:
     """Issue 3, must-show 3: 71 s of speech under noise (10 dB SNR), three windows, ~10 s of
     decoding on 2 cores; the deadline falls inside it."""
@@ -125,22 +145,22 @@ def test_cooperative_stops_at_the_first_check_and_keeps_what_it_had(worker_proce
     with WorkerManager(cfg) as manager:
         result = manager.run(clip, preset("incident"))
     trace, m = result.trace, result.metrics
-    print(trace["summary"], m.row())
+    print(trace.summary(), m.row())
     assert result.partial and m.status == "partial" and not m.killed
     assert result.segments and "babylon" in result.text.lower()  # window 0's segments came back
-    windows = trace["windows"]
-    assert len(windows) < 3 or windows[-1]["outcome"] == "stopped"
-    assert "deadline passed" in trace["summary"]["stopped_reason"]
+    windows = trace.windows
+    assert len(windows) < 3 or windows[-1].outcome == WindowOutcome.STOPPED
+    assert trace.stopped_reason is not None and "deadline passed" in trace.stopped_reason
     # The first check after the deadline stopped it: the overshoot is at most one step.
-    steps = [a["seconds"] for w in windows for a in w["attempts"]] + [
-        w["encode_s"] for w in windows
-    ]
-    overshoot_s = float(trace["summary"]["stopped_reason"].split("passed ")[1].split(" s")[0])
+    steps = [a.seconds for a in trace.attempts] + [w.encode_s for w in windows]
+    overshoot_s = float(trace.stopped_reason.split("passed ")[1].split(" s")[0])
     assert overshoot_s <= max(steps) + 0.1
     assert m.work_after_deadline_s == pytest.approx(overshoot_s, abs=0.25)
     _no_children_left(manager)
 
 
+@pytest.mark.model
+@pytest.mark.worker
 def test_cooperative_is_backed_up_by_hard_kill(noise: np.ndarray, worker_processes: None) -> None:
     """One long attempt cannot be interrupted cooperatively: the backstop kills it."""
     timeout_s, backstop_s = 2.5, 0.5
@@ -157,12 +177,14 @@ def test_cooperative_is_backed_up_by_hard_kill(noise: np.ndarray, worker_process
         except AsrTimeout:
             pass
         else:
-            pytest.fail(f"no AsrTimeout: {result.metrics.row()} {result.trace['summary']}")
+            pytest.fail(f"no AsrTimeout: {result.metrics.row()} {result.trace.summary()}")
         assert time.monotonic() - t0 <= timeout_s + backstop_s + KILL_BOUND_S
         assert manager.history[1].killed
     _no_children_left(manager)
 
 
+@pytest.mark.model
+@pytest.mark.worker
 def test_streaming_delivers_the_first_segment_early(worker_processes: None) -> None:
     """Issue 3, must-show 4: a 71 s speech clip, several windows, segments as they come."""
     clip = corpus.get("en_ljspeech_LJ028-0030_to_0039_long").load()
@@ -170,18 +192,20 @@ def test_streaming_delivers_the_first_segment_early(worker_processes: None) -> N
     with WorkerManager(cfg) as manager:
         t0 = time.monotonic()
         job = manager.submit(clip, preset("incident", beam_size=5))
-        arrivals = [(time.monotonic() - t0, seg["text"]) for seg in job.stream()]
+        arrivals = [(time.monotonic() - t0, seg.text) for seg in job.stream()]
         total_s = time.monotonic() - t0
         result = job.result()
     first_s = arrivals[0][0]
     print(f"first segment after {first_s:.2f} s of {total_s:.2f} s; {len(arrivals)} segments")
-    assert len(result.trace["windows"]) >= 3 and len(arrivals) == len(result.segments)
-    assert [t for _, t in arrivals] == [s["text"] for s in result.segments]
+    assert len(result.trace.windows) >= 3 and len(arrivals) == len(result.segments)
+    assert [t for _, t in arrivals] == [s.text for s in result.segments]
     assert first_s < 0.5 * total_s
     assert result.metrics.first_segment_s is not None
     _no_children_left(manager)
 
 
+@pytest.mark.model
+@pytest.mark.worker
 def test_faults_every_job_ends_once_with_its_own_text(worker_processes: None) -> None:
     """Issue 3, must-show 5: random SIGKILLs across 30 jobs (benchmarks/worker_faults.py: 200)."""
     clips = {
@@ -204,6 +228,8 @@ def test_faults_every_job_ends_once_with_its_own_text(worker_processes: None) ->
     _no_children_left(manager)
 
 
+@pytest.mark.model
+@pytest.mark.worker
 def test_a_job_that_raises_in_the_worker_fails_alone(worker_processes: None) -> None:
     """A decode error fails its job with the worker's message; the same worker serves on.
 
@@ -222,6 +248,8 @@ def test_a_job_that_raises_in_the_worker_fails_alone(worker_processes: None) -> 
     _no_children_left(manager)
 
 
+@pytest.mark.model
+@pytest.mark.worker
 def test_closing_with_queued_jobs_fails_them_and_leaves_no_process(
     noise: np.ndarray,
     worker_processes: None,
@@ -247,3 +275,32 @@ def test_worker_config_rejects_bad_values(field: str, value: object) -> None:
     with pytest.raises(ConfigError) as err:
         WorkerConfig(**{field: value})
     assert err.value.field == field
+
+
+def test_a_config_named_by_strings_holds_the_enums() -> None:
+    cfg = WorkerConfig(policy="cooperative", result_mode="streaming")
+    assert cfg.policy is Policy.COOPERATIVE and cfg.result_mode is ResultMode.STREAMING
+    assert cfg.policy == "cooperative"  # and still equals its string (YAML, parquet, texts)
+
+
+def test_every_message_crosses_the_pipe_as_sent() -> None:
+    """What goes over the spawn pipe is pickled: every record comes back equal, with its type."""
+    segment = SegmentRecord(0, 0.0, 2.5, " Hello.", 0.0, -0.2, 1.1, 0.01)
+    trace = DecodeTrace("tiny.en", 2.5, {"beam_size": 1}, compute_type="int8_float32")
+    trace.segments.append(segment)
+    job = JobMessage(
+        "A", np.zeros(16, np.float32), {"beam_size": 1}, 12.5, Policy.LEGACY_THREAD, 8.0,
+        ResultMode.LIST,
+    )  # fmt: skip
+    sent = [
+        Ready(123, 0.4, "int8_float32"),
+        Started("A", 1.0),
+        SegmentMessage("A", segment, 1.5),
+        Done("A", (segment,), trace, GuardTimes(1.1, None, 2.0), 2.0),
+        Failed("A", "ValueError: boom", 2.0),
+        STOP,
+    ]
+    for message in sent:
+        assert pickle.loads(pickle.dumps(message)) == message
+    back = pickle.loads(pickle.dumps(job))
+    assert back.policy is Policy.LEGACY_THREAD and back.samples.dtype == np.float32

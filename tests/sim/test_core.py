@@ -9,6 +9,7 @@ import math
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -18,9 +19,11 @@ import simpy
 from scenarios import CASCADE_MIX, cascade_workload
 
 from asrlab.errors import ConfigError
+from asrlab.service import rows as jobrows
 from asrlab.service import scaling
 from asrlab.service.arbiter import LeaseArbiter
 from asrlab.service.remedies import REMEDIES, remedy
+from asrlab.service.rows import JobRow
 from asrlab.sim.calibrate import calibrate
 from asrlab.sim.core import SimConfig, Simulation, simulate
 from asrlab.sim.costs import COLUMNS, WHOLE, Sampler, from_workload_rows, groups, load, save
@@ -83,23 +86,23 @@ def run(
     stops: tuple[float, ...] = (),
     costs: pd.DataFrame | None = None,
     **kw,
-):
+) -> dict[str, JobRow]:
     config = SimConfig(remedy=remedy_name, n_jobs=len(jobs), mix=(NOISE, SPEECH), **kw)
     costs = table(INCIDENT_COSTS, stops=stops) if costs is None else costs
-    return simulate(config, costs, jobs=jobs, progress=False).frame().set_index("job_id")
+    return {r.job_id: r for r in simulate(config, costs, jobs=jobs, progress=False).jobs}
 
 
 def test_the_incident_chain_is_reproduced_by_the_real_arbiter() -> None:
     rows = run("incident", two_jobs(21.0))
-    a, b = rows.loc["job-A"], rows.loc["job-B"]
+    a, b = rows["job-A"], rows["job-B"]
     # A: its caller gives up at the 30 s ASR timeout (VAD 0.1 s, then the deadline); the worker
     # decodes on to 0.1 + 38 s, a late result.
-    assert a["error_type"] == "AsrTimeout" and a["latency_s"] == pytest.approx(30.0)
-    assert a["worker_late_result"] and a["worker_work_after_deadline_s"] == pytest.approx(8.1)
+    assert a.error_type == "AsrTimeout" and a.latency_s == pytest.approx(30.0)
+    assert a.worker_late_result and a.worker_work_after_deadline_s == pytest.approx(8.1)
     # B asks at 21.1 s while A's lease (granted at 0.1 s) is overdue: refused 5 s later.
-    assert b["client_error"] == "GPU lease timeout: GPU_USAGE_HIGH"
-    assert b["lease_wait_s"] == pytest.approx(5.0)
-    assert b["attribution"] == "cascade" and b["blamed"] == "job-A"
+    assert b.client_error == "GPU lease timeout: GPU_USAGE_HIGH"
+    assert b.lease_wait_s == pytest.approx(5.0)
+    assert b.attribution == "cascade" and b.blamed == "job-A"
 
 
 @pytest.mark.parametrize("drift", [0.8, 1.0, 1.5])
@@ -115,11 +118,11 @@ def test_the_calibrated_replay_closes_the_chain_on_a_faster_or_slower_machine(
     values = scaling.thresholds(SimConfig(), scaling.scale_for(measured_s))
     costs = {"pink_noise": (0.1, measured_s * drift, False), "lang:en": (0.1, 2.0 * machine, True)}
     rows = run("incident", two_jobs(values.b_delay_s), costs=table(costs), **values.overrides())
-    a, b = rows.loc["job-A"], rows.loc["job-B"]
-    assert a["error_type"] == "AsrTimeout" and a["worker_late_result"]
-    assert a["latency_s"] == pytest.approx(values.asr_timeout_s)
-    assert b["client_error"] == "GPU lease timeout: GPU_USAGE_HIGH"
-    assert b["attribution"] == "cascade" and b["blamed"] == "job-A"
+    a, b = rows["job-A"], rows["job-B"]
+    assert a.error_type == "AsrTimeout" and a.worker_late_result
+    assert a.latency_s == pytest.approx(values.asr_timeout_s)
+    assert b.client_error == "GPU lease timeout: GPU_USAGE_HIGH"
+    assert b.attribution == "cascade" and b.blamed == "job-A"
 
 
 def test_at_the_absolute_thresholds_a_fast_machine_never_shows_the_chain() -> None:
@@ -127,7 +130,7 @@ def test_at_the_absolute_thresholds_a_fast_machine_never_shows_the_chain() -> No
     timeout and releases its lease before B arrives at 21 s."""
     costs = {"pink_noise": (0.1, 19.0, False), "lang:en": (0.1, 1.0, True)}
     rows = run("incident", two_jobs(21.0), costs=table(costs))
-    assert rows.loc["job-A", "status"] == "ok" and rows.loc["job-B", "status"] == "ok"
+    assert rows["job-A"].status == "ok" and rows["job-B"].status == "ok"
 
 
 def test_the_scale_keeps_the_incidents_proportions_and_a_margin() -> None:
@@ -146,66 +149,66 @@ def test_the_scale_keeps_the_incidents_proportions_and_a_margin() -> None:
 
 def test_before_the_lease_is_overdue_b_waits_and_is_served_after_the_late_work() -> None:
     rows = run("incident", two_jobs(10.0))
-    b = rows.loc["job-B"]
+    b = rows["job-B"]
     # B asks at 10.1 s, A holds the lease: B gives up at 15.1 s with the state of a full device.
-    assert b["client_error"] == "GPU lease timeout: HIGH_PRESSURE"
-    assert b["attribution"] == "refused_other"
+    assert b.client_error == "GPU lease timeout: HIGH_PRESSURE"
+    assert b.attribution == "refused_other"
 
 
 def test_hard_kill_frees_the_lease_at_the_deadline_and_pays_the_respawn() -> None:
     rows = run("hard_kill", two_jobs(29.0))
-    a, b = rows.loc["job-A"], rows.loc["job-B"]
-    assert a["worker_killed"] and a["latency_s"] == pytest.approx(30.0)
-    assert a["worker_respawn_s"] == pytest.approx(2.0)
+    a, b = rows["job-A"], rows["job-B"]
+    assert a.worker_killed and a.latency_s == pytest.approx(30.0)
+    assert a.worker_respawn_s == pytest.approx(2.0)
     # B: lease at 30.0 s (A's release), worker back at 32.0 s, decode 2 s: answered at 34 s.
-    assert b["status"] == "ok" and b["lease_wait_s"] == pytest.approx(30.0 - 29.1)
-    assert b["arrival_s"] + b["latency_s"] == pytest.approx(34.0)
+    assert b.status == "ok" and b.lease_wait_s == pytest.approx(30.0 - 29.1)
+    assert b.arrival_s + b.latency_s == pytest.approx(34.0)
 
 
 def test_revoke_overdue_cancels_the_holder_1_ms_after_hold_max() -> None:
     rows = run("revoke_overdue", two_jobs(21.0))
-    a, b = rows.loc["job-A"], rows.loc["job-B"]
-    assert a["error_type"] == "JobCancelled" and "revoked" in a["client_error"]
-    assert a["latency_s"] == pytest.approx(0.1 + 20.0 + 0.001)
-    assert b["status"] == "ok"  # the worker restarted in 2 s, well inside B's deadline
+    a, b = rows["job-A"], rows["job-B"]
+    assert a.error_type == "JobCancelled" and "revoked" in a.client_error
+    assert a.latency_s == pytest.approx(0.1 + 20.0 + 0.001)
+    assert b.status == "ok"  # the worker restarted in 2 s, well inside B's deadline
 
 
 def test_deadline_aware_refuses_at_once_behind_an_overdue_lease() -> None:
     rows = run("deadline_aware", two_jobs(21.0))
-    b = rows.loc["job-B"]
-    assert b["client_error"].startswith(
+    b = rows["job-B"]
+    assert b.client_error.startswith(
         "GPU lease refused: expected wait unbounded (a lease is overdue)"
     )
-    assert b["lease_wait_s"] == pytest.approx(0.0)
+    assert b.lease_wait_s == pytest.approx(0.0)
 
 
 def test_cooperative_stops_at_the_first_deadline_check_past_the_deadline() -> None:
     # Deadline 30 s; the decode began at 0.1 s and checks its deadline every 1.5 s of decoding:
     # the first check at or past 30 s is at 0.1 + 20 x 1.5 = 30.1 s, inside the 1 s backstop.
-    a = run("cooperative", two_jobs(100.0), stops=tuple(1.5 * k for k in range(26))).loc["job-A"]
-    assert a["status"] == "ok" and a["worker_status"] == "partial"
-    assert a["latency_s"] == pytest.approx(30.1)
+    a = run("cooperative", two_jobs(100.0), stops=tuple(1.5 * k for k in range(26)))["job-A"]
+    assert a.status == "ok" and a.worker_status == "partial"
+    assert a.latency_s == pytest.approx(30.1)
 
 
 def test_cooperative_without_a_check_in_time_is_killed_at_the_backstop() -> None:
     # Checks every 4 s: 28.1 s is before the deadline, 32.1 s after the 31 s backstop.
-    a = run("cooperative", two_jobs(100.0), stops=tuple(4.0 * k for k in range(10))).loc["job-A"]
-    assert a["error_type"] == "AsrTimeout" and a["worker_killed"]
-    assert a["latency_s"] == pytest.approx(31.0)
+    a = run("cooperative", two_jobs(100.0), stops=tuple(4.0 * k for k in range(10)))["job-A"]
+    assert a.error_type == "AsrTimeout" and a.worker_killed
+    assert a.latency_s == pytest.approx(31.0)
 
 
 def test_the_vad_gate_answers_noise_without_a_lease() -> None:
     rows = run("vad_gate+hard_kill", two_jobs(1.0))
-    a = rows.loc["job-A"]
-    assert a["status"] == "ok" and a["latency_s"] == pytest.approx(0.1)
-    assert pd.isna(a["lease_token"])
+    a = rows["job-A"]
+    assert a.status == "ok" and a.latency_s == pytest.approx(0.1)
+    assert a.lease_token is None
 
 
 def test_a_second_device_serves_what_one_device_refuses() -> None:
     one = run("incident", two_jobs(21.0))
     two = run("incident", two_jobs(21.0), devices=2, clients=2)
-    assert one.loc["job-B", "status"] == "failed" and two.loc["job-B", "status"] == "ok"
-    assert list(two["device"]) == [0, 1]
+    assert one["job-B"].status == "failed" and two["job-B"].status == "ok"
+    assert [r.device for r in two.values()] == [0, 1]
 
 
 def test_a_job_queued_at_the_worker_past_its_deadline_fails_there() -> None:
@@ -214,9 +217,9 @@ def test_a_job_queued_at_the_worker_past_its_deadline_fails_there() -> None:
     # and queues for the worker; its deadline, 30 s, passes while it is still queued.
     jobs = [PlannedJob(0, "job-A", 0.0, NOISE, 3), PlannedJob(1, "job-B", 10.0, SPEECH, 4)]
     rows = run("incident", jobs, capacity=2, asr_timeout_s=20.0)
-    b = rows.loc["job-B"]
-    assert b["error_type"] == "AsrTimeout" and "while queued" in b["client_error"]
-    assert b["latency_s"] == pytest.approx(20.0)
+    b = rows["job-B"]
+    assert b.error_type == "AsrTimeout" and "while queued" in b.client_error
+    assert b.latency_s == pytest.approx(20.0)
 
 
 def test_the_same_seed_gives_the_same_rows_and_the_real_plan() -> None:
@@ -252,17 +255,17 @@ def test_a_decode_after_a_sampled_one_waits_for_the_model_rebuild() -> None:
     # A (noise, 38 s, sampled) runs late past its 30 s deadline; B queues at the worker.
     jobs = [PlannedJob(0, "job-A", 0.0, NOISE, 3), PlannedJob(1, "job-B", 36.0, SPEECH, 4)]
     rows = run("incident", jobs, costs=costs, capacity=2)
-    b = rows.loc["job-B"]
-    assert b["status"] == "ok" and b["decode_rebuild_s"] == pytest.approx(0.25)
+    b = rows["job-B"]
+    assert b.status == "ok" and b.decode_rebuild_s == pytest.approx(0.25)
     # B started at 38.1 s (A's late end), then the rebuild, then its own 2 s.
-    assert b["arrival_s"] + b["latency_s"] == pytest.approx(38.1 + 0.25 + 2.0)
-    assert rows.loc["job-A", "decode_rebuild_s"] == 0.0
+    assert b.arrival_s + b.latency_s == pytest.approx(38.1 + 0.25 + 2.0)
+    assert rows["job-A"].decode_rebuild_s == 0.0
     # A killed worker comes back with a fresh model: nothing to rebuild.
-    killed = run("hard_kill", jobs, costs=costs, capacity=2).loc["job-B"]
-    assert killed["status"] == "ok" and killed["decode_rebuild_s"] == 0.0
+    killed = run("hard_kill", jobs, costs=costs, capacity=2)["job-B"]
+    assert killed.status == "ok" and killed.decode_rebuild_s == 0.0
     # Without rebuild rows (a table measured before they were recorded) it is free.
     free = run("incident", jobs, costs=table(INCIDENT_COSTS, sampled=("pink_noise",)), capacity=2)
-    assert free.loc["job-B", "decode_rebuild_s"] == 0.0
+    assert free["job-B"].decode_rebuild_s == 0.0
 
 
 def test_the_ticker_wakes_1_ms_past_the_due_of_a_lease_still_held() -> None:
@@ -335,21 +338,22 @@ def test_an_unmeasured_length_scales_from_the_nearest() -> None:
 
 
 def test_a_table_records_which_decodes_sampled_and_what_a_rebuild_cost(tmp_path) -> None:
-    like = {
+    like = JobRow(
+        job_id="job-0", remedy="incident", status="ok", mix_source="pink_noise",
+        mix_length_s=11.2, source="pink_noise 11.2 s (seed 1)", audio_s=11.2, vad_s=0.03,
+        decode_wall_s=2.0, decode_stops_s="[0.1]", worker_worker_start_s=0.001,
+        worker_killed=False,
+    )  # fmt: skip
+    settings = {
         "workload_model": "tiny.en", "workload_compute_type": "int8", "remedy_decode_hash": "h",
-        "remedy_vad_gate": False, "mix_source": "pink_noise", "mix_length_s": 11.2,
-        "source": "pink_noise 11.2 s (seed 1)", "audio_s": 11.2, "vad_s": 0.03,
-        "decode_wall_s": 2.0, "decode_stops_s": "[0.1]", "worker_worker_start_s": 0.001,
-        "worker_killed": False,
+        "remedy_vad_gate": False,
     }  # fmt: skip
-    rows = pd.DataFrame(
-        [
-            like | {"decode_sampled": True, "decode_rebuild_s": 0.0},
-            like | {"decode_sampled": False, "decode_rebuild_s": 0.27},
-            like | {"decode_sampled": False, "decode_rebuild_s": 0.26, "worker_killed": True},
-        ]
-    )
-    t = from_workload_rows(rows)
+    rows = [
+        replace(like, decode_sampled=True, decode_rebuild_s=0.0),
+        replace(like, decode_sampled=False, decode_rebuild_s=0.27),
+        replace(like, decode_sampled=False, decode_rebuild_s=0.26, worker_killed=True),
+    ]
+    t = from_workload_rows(jobrows.frame(rows, settings))
     assert list(t["kind"]) == ["job", "rebuild", "job", "rebuild"]  # a killed decode: its rebuild
     assert list(t["sampled"]) == [True, None, False, None]
     assert list(t[t["kind"] == "rebuild"]["service_s"]) == [0.27, 0.26]
@@ -398,6 +402,8 @@ def test_percentile_of_a_large_sample_skips_the_bootstrap_and_brackets_the_value
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.model
+@pytest.mark.worker
 def test_a_calibrated_twin_predicts_the_real_cascade(worker_processes: None) -> None:
     """tests/scenarios.py's scaled incident, for real and in the twin whose costs were measured
     by `calibrate` on the same two kinds of job: the same statuses, errors and attributions."""
@@ -410,13 +416,15 @@ def test_a_calibrated_twin_predicts_the_real_cascade(worker_processes: None) -> 
     assert jobs["source"].value_counts().to_dict() == {noise.source: 2, speech.source: 2}
     with pytest.raises(ConfigError, match="fewer than the mix's 2 items"):
         calibrate(config, n_jobs=1, progress=False)
-    real = run_workload(config, progress=False).frame()
-    twin = simulate(SimConfig.of(config), measured, progress=False).frame()
-    print(real[["status", "client_error", "latency_s"]], twin[["status", "client_error"]])
-    assert list(twin["status"]) == list(real["status"]) == ["failed", "failed"]
-    assert list(twin["client_error"])[1] == "GPU lease timeout: GPU_USAGE_HIGH"
-    assert list(twin["error_type"]) == list(real["error_type"])
-    assert list(twin["attribution"]) == list(real["attribution"]) == ["own_timeout", "cascade"]
+    real = run_workload(config, progress=False).rows
+    twin = simulate(SimConfig.of(config), measured, progress=False).jobs
+    for r in real + twin:
+        print(r.simulated, r.status, r.client_error, r.latency_s)
+    assert [r.status for r in twin] == [r.status for r in real] == ["failed", "failed"]
+    assert twin[1].client_error == "GPU lease timeout: GPU_USAGE_HIGH"
+    assert [r.error_type for r in twin] == [r.error_type for r in real]
+    assert [r.attribution for r in twin] == [r.attribution for r in real]
+    assert [r.attribution for r in real] == ["own_timeout", "cascade"]
 
 
 # --- the command line -----------------------------------------------------------------------

@@ -12,31 +12,39 @@ from dataclasses import replace
 import pytest
 from scenarios import cascade_workload
 
+from asrlab.service import rows as jobrows
 from asrlab.workload.attribution import summarize
 from asrlab.workload.real import run_workload
 
 # --- one real workload: the cascade, then the same traffic under a remedy -------------------
+
 
 @pytest.fixture(scope="module")
 def cascade(worker_processes: None):
     return run_workload(cascade_workload(), progress=False)
 
 
+@pytest.mark.model
+@pytest.mark.worker
 def test_a_workload_reproduces_the_cascade(cascade) -> None:
-    rows = cascade.frame().set_index("job_index")
-    noise, speech = rows.loc[0], rows.loc[1]
-    print(rows[["arrival_s", "status", "client_error", "attribution", "latency_s"]])
-    assert speech["client_error"] == "GPU lease timeout: GPU_USAGE_HIGH"
-    assert speech["attribution"] == "cascade" and speech["blamed"] == noise["job_id"]
-    assert noise["attribution"] == "own_timeout" and noise["lease_overdue"]
-    assert noise["client_error"].startswith("ASR task timeout")
-    assert noise["worker_late_result"] and noise["worker_work_after_deadline_s"] > 0
+    noise, speech = cascade.rows  # the workload's `JobRow`s, in arrival order
+    for r in cascade.rows:
+        print(r.arrival_s, r.status, r.client_error, r.attribution, r.latency_s)
+    assert speech.client_error == "GPU lease timeout: GPU_USAGE_HIGH"
+    assert speech.attribution == "cascade" and speech.blamed == noise.job_id
+    assert noise.attribution == "own_timeout" and noise.lease_overdue
+    assert noise.client_error is not None and noise.client_error.startswith("ASR task timeout")
+    assert noise.worker_late_result and (noise.worker_work_after_deadline_s or 0) > 0
+    assert noise.error_type == "AsrTimeout" and noise.decode_wall_s is not None
+    assert jobrows.rows_of(cascade.frame()) == list(cascade.rows)  # the table reads back
     line = summarize(cascade.frame())
     assert (line["cascade"], line["own_timeout"], line["n_ok"]) == (1, 1, 0)
     assert line["late_results_discarded"] == 1
     assert line["latency_p50_s"] > 1.0  # the speech job waited its acquire timeout
 
 
+@pytest.mark.model
+@pytest.mark.worker
 def test_under_the_remedy_the_same_workload_has_no_cascade(cascade) -> None:
     config = replace(cascade.config, remedy="vad_gate+hard_kill+no_fallback+beam_5")
     result = run_workload(config, progress=False)
