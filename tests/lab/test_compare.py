@@ -263,17 +263,22 @@ def test_a_tiny_nightly_run_twice_flags_nothing_and_the_slowed_one_its_points(
     kernels: None,
 ) -> None:
     """experiments/nightly.yaml cut down (tiny.en, 2 remedies, 2 classes), run three times at
-    this commit: twice as it is, once with the slowed copy's override. Its items and repeats are
-    the nightly's: cut to 1 clip and 2 repeats, a point's CPU seconds (~4 s) moved by up to 1.24x
-    between two runs a minute apart on the shared machine, past the 15 % the nightly's
-    7-36 s points need (experiments/README.md)."""
+    this commit: twice as it is, once with the incident preset's beam slowed. Its items and
+    repeats are the nightly's: cut to 1 clip and 2 repeats, a point's CPU seconds (~4 s) moved by
+    up to 1.24x between two runs a minute apart on the shared machine, past the 15 % the
+    nightly's 7-36 s points need (experiments/README.md).
+
+    The slow-down is larger than the nightly's slowed copy (beam 40, not 20: the nightly's
+    points are longer) and the classes are speech only (clean and 0 dB English): with the noise
+    class and beam 20, most of the slow-down came from whether one noise clip climbed a rung of
+    the fallback ladder, which depends on the CPU's arithmetic (1.30x on one lab machine, 1.13x,
+    under the 15 % threshold, on another); beam 40 on speech decodes every window in one attempt
+    and measured 1.66-1.88x CPU seconds there."""
     spec = yaml.safe_load((ROOT / "experiments" / "nightly.yaml").read_text())
     spec["grid"] = {"model": ["tiny.en"], "remedy": ["incident", "no_fallback"]}
-    spec["fixed"] |= {"classes": ["clean_en", "noise"]}
+    spec["fixed"] |= {"classes": ["clean_en", "noisy_en_snr0"]}
     points = 2 * spec["repeats"]
-    slow = yaml.safe_load((ROOT / "tests" / "data" / "nightly_slowed.yaml").read_text())
-    slowed = spec | {"fixed": spec["fixed"] | {"beam_size_overrides": {"incident": 20}}}
-    assert slowed["fixed"]["beam_size_overrides"] == slow["fixed"]["beam_size_overrides"]
+    slowed = spec | {"fixed": spec["fixed"] | {"beam_size_overrides": {"incident": 40}}}
     runs = {}
     for name, s in (("a", spec), ("b", spec), ("slow", slowed)):
         experiment = parse_experiment(
