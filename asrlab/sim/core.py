@@ -32,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from tqdm import tqdm
 from asrlab.checks import Check, check_fields, positive, whole
 from asrlab.errors import AsrlabError, AsrTimeout, ConfigError, JobCancelled, LeaseRejected
 from asrlab.service import policy as policies
+from asrlab.service import rows as jobrows
 from asrlab.service.arbiter import (
     OVERDUE_REASON,
     ArbiterConfig,
@@ -212,13 +213,13 @@ class SimResult:
     """A simulation's outcome, shaped like `workload.real.WorkloadResult` (rows and events)."""
 
     config: SimConfig
-    rows: pd.DataFrame  # one row per job, as `frame` gives it
+    jobs: tuple[JobRow, ...]  # one row per job, in job order
     events: tuple[dict[str, Any], ...]
-    jobs: tuple[JobRow, ...] = ()  # the same rows as records, in job order
+    settings: Mapping[str, Any]  # the same on every row: the ``workload_*`` columns
 
     def frame(self) -> pd.DataFrame:
-        """The rows (a copy: the result stays as it was simulated)."""
-        return self.rows.copy()
+        """The rows as a real workload's table (`asrlab.service.rows.frame`), made afresh."""
+        return jobrows.frame(self.jobs, self.settings)
 
     def summary(self) -> dict[str, Any]:
         """`workload.attribution.summarize` of the rows: the same line a real workload prints."""
@@ -298,7 +299,7 @@ class Simulation:
         kept = Collector(len(self.jobs), self.settings)
         self._run([kept], progress)
         events = tuple(e for mine in self._events for e in mine)
-        return SimResult(self.config, kept.frame(), events, kept.rows())
+        return SimResult(self.config, kept.rows(), events, kept.settings)
 
     def run_summary(
         self, *, rows_path: Path | str | None = None, progress: bool = True

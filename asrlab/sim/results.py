@@ -94,7 +94,7 @@ class Attributor:
 
 
 class Collector:
-    """Keeps every row: the records and the frame a kept run returns (`SimResult`)."""
+    """Keeps every row: the records a kept run returns (`SimResult` makes its frame of them)."""
 
     def __init__(self, n: int, settings: Mapping[str, Any]) -> None:
         self.settings = dict(settings)
@@ -106,10 +106,6 @@ class Collector:
     def rows(self) -> tuple[JobRow, ...]:
         """The rows in job order (every job's, once the run has ended)."""
         return tuple(r for r in self._rows if r is not None)
-
-    def frame(self) -> pd.DataFrame:
-        """The rows as a real workload's table (`asrlab.service.rows.frame`)."""
-        return jobrows.frame(self.rows(), self.settings)
 
 
 class Tally:
