@@ -19,7 +19,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "asrlab"
 # Bottom to top; a module may import from a lower layer, or from its own subpackage.
-LAYERS = ("base", "audio", "decoding", "service", "workload", "analysis", "sim", "lab", "cli")
+LAYERS = (
+    "base", "audio", "decoding", "service", "workload", "analysis", "endpoint", "sim", "lab", "cli",
+)  # fmt: skip
 BASE = ("errors", "provenance", "checks", "stats")  # the shared helpers: top-level modules
 FACADE = "asrlab"  # asrlab/__init__.py names a few things from every layer, lazily
 HEAVY = ("faster_whisper", "ctranslate2", "torch", "onnxruntime", "av")
@@ -194,6 +196,7 @@ PURE = (
     "asrlab.workload.traffic",
     "asrlab.workload.attribution",
     "asrlab.decoding.options",
+    "asrlab.endpoint.wire",
 )
 
 

@@ -74,7 +74,7 @@ def test_help_lists_every_command_in_order() -> None:
     commands = [name for name in (row.split()[1] for row in rows) if not name.startswith("-")]
     assert commands == [
         "transcribe", "explain", "diagnose", "reproduce", "sweep", "compare", "runs", "models",
-        "presets", "simulate", "calibrate",
+        "presets", "simulate", "calibrate", "serve",
     ]  # fmt: skip
 
 
