@@ -51,6 +51,7 @@ ADDED_FIELDS: dict[str, object] = {
     "fallback_budget": None,
     "batch_size": 0,
     "token_budget_per_s": None,
+    "initial_prompt": None,
 }
 # What faster-whisper's batched pipeline does not do: it decodes each chunk once, at the first
 # temperature, with no fallback loop and no hallucination-silence pass.
@@ -124,6 +125,7 @@ class DecodeConfig:
     fallback_budget: float | None = None
     batch_size: int = 0
     token_budget_per_s: float | None = None
+    initial_prompt: str | None = None  # faster-whisper's: text the first window is conditioned on
 
     def __post_init__(self) -> None:
         # Lists from YAML or JSON become tuples so the config stays hashable and frozen.

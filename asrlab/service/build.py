@@ -23,7 +23,7 @@ from asrlab.service.worker import WorkerConfig
 
 
 @contextlib.contextmanager
-def service(settings: ServiceSettings) -> Iterator[Node]:
+def service(settings: ServiceSettings, *, n_workers: int = 1) -> Iterator[Node]:
     """``with service(settings) as node:`` a running node; every part is stopped on exit.
 
     The arbiter samples ``settings.usage`` (off by default, as the incident's replay runs it).
@@ -31,11 +31,13 @@ def service(settings: ServiceSettings) -> Iterator[Node]:
     The node runs ``settings.effective_remedy()`` (``node.remedy``). Its VAD backend is warmed
     up before the node is yielded, as production loads its VAD model before jobs arrive. The
     node's ``arbiter`` and ``manager`` are the shared parts (read ``arbiter_events`` after the
-    jobs have run).
+    jobs have run). ``n_workers`` worker processes serve the node's queue (a server's
+    ``--workers``); the arbiter's ``capacity`` is how many leases it grants at once.
     """
     chosen = settings.effective_remedy()
     worker_config = WorkerConfig(
         model=settings.model,
+        n_workers=n_workers,
         cpu_threads=settings.worker_threads,
         compute_type=settings.compute_type,
         policy=chosen.policy,

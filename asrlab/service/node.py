@@ -11,7 +11,9 @@ shares. `JobRecord.row` is the job's `JobRow`, each timeline row in its own fiel
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,8 +21,9 @@ import numpy as np
 
 from asrlab.audio import vad
 from asrlab.audio.samples import SAMPLE_RATE_HZ, decode, validate
+from asrlab.decoding.options import DecodeConfig
 from asrlab.decoding.trace import DecodeTrace, SegmentRecord, WindowOutcome
-from asrlab.errors import AsrlabError, LeaseRejected
+from asrlab.errors import AsrlabError, JobCancelled, LeaseRejected
 from asrlab.service.arbiter import Lease
 from asrlab.service.jobs import JobHandle, JobMetrics
 from asrlab.service.manager import WorkerManager
@@ -48,6 +51,7 @@ class JobRecord:
     audio_s: float = 0.0
     status: str = "pending"  # ok | failed
     client_error: str | None = None
+    error: AsrlabError | None = None  # what failed it: a server maps its class to a status
     notice: str | None = None
     timeline: list[tuple[str, float]] = field(default_factory=list)
     marks: dict[Mark, float] = field(default_factory=dict)
@@ -62,6 +66,9 @@ class JobRecord:
     segments: tuple[SegmentRecord, ...] = ()
     trace: DecodeTrace | None = None
     worker: JobMetrics | None = None  # the worker's measurements, as last read
+    # Served (`asrlab.endpoint`): the status the HTTP client got, and what its leaving did
+    http_status: int | None = None
+    disconnect_action: str | None = None  # cancelled | ignored
 
     def mark(self, mark: Mark, at: float | None = None, detail: str | None = None) -> None:
         """Record ``mark`` at monotonic instant ``at`` (default: now)."""
@@ -134,6 +141,8 @@ class JobRecord:
             lease_hold_max_s=self.lease_hold_max_s,
             lease_overdue=self.lease_overdue,
             detected_language=self.details.get(Mark.LANGUAGE_DETECTED),
+            http_status=self.http_status,
+            disconnect_action=self.disconnect_action,
             **instants,
         )
         return row if self.worker is None else with_worker(row, self.worker)
@@ -164,6 +173,8 @@ class Node:
         self.hold_max_ms = hold_max_ms
         self._running: dict[int, JobHandle] = {}  # lease token -> job, for revocation
         self._handles: dict[str, JobHandle] = {}  # job id -> its worker job, for `settle`
+        self._cancelled: dict[str, str] = {}  # job id -> why, for a job not yet submitted
+        self._lock = threading.Lock()  # `cancel` comes from another thread than `run`
 
     def revoke(self, lease: Lease, reason: str) -> None:
         """The arbiter's revoke callback: cancel the job that holds ``lease``."""
@@ -171,8 +182,21 @@ class Node:
         if handle is not None:
             self.manager.cancel(handle, f"lease {lease.token} revoked: {reason}")
 
-    def run(self, job_id: str, source: Any) -> JobRecord:
-        """Take one job from receipt to the client's answer."""
+    def run(
+        self,
+        job_id: str,
+        source: Any,
+        *,
+        decode: DecodeConfig | None = None,
+        on_segment: Callable[[SegmentRecord], None] | None = None,
+    ) -> JobRecord:
+        """Take one job from receipt to the client's answer.
+
+        ``decode`` replaces the remedy's options for this job (a request's language or prompt;
+        the remedy's guard and timeouts stay). ``on_segment`` is called, in this thread, with
+        each segment as the client may see it: as the worker streams it under a streaming
+        remedy, else all of them once the result is in.
+        """
         record = JobRecord(job_id=job_id, remedy=self.remedy.name, received=time.monotonic())
         record.mark(Mark.RECEIVED, record.received)
         deadline = record.received + self.remedy.asr_timeout_s
@@ -180,13 +204,36 @@ class Node:
             samples = self._decode(record, source)
             speech = self._vad(record, samples)
             if speech is not None:
-                self._lease_and_transcribe(record, speech, deadline)
+                self._lease_and_transcribe(
+                    record, speech, deadline, decode or self.remedy.decode, on_segment
+                )
             record.status = "ok"
         except AsrlabError as e:
-            record.status, record.client_error = "failed", str(e)
+            record.status, record.client_error, record.error = "failed", str(e), e
             record.mark(Mark.FAILED, detail=type(e).__name__)
         record.answered_s = record.timeline[-1][1]
         return record
+
+    def cancel(self, job_id: str, reason: str) -> bool:
+        """Stop ``job_id`` (its client went away): a submitted job is cancelled by its manager
+        (a running worker is killed and replaced, under every guard); one not yet submitted
+        fails with `JobCancelled` before it takes a worker. False: the job is unknown or done."""
+        with self._lock:
+            handle = self._handles.get(job_id)
+            if handle is None:
+                self._cancelled[job_id] = reason
+        if handle is None:
+            return True
+        if handle.metrics.total_s is not None:  # its caller was answered already
+            return False
+        self.manager.cancel(handle, reason)
+        return True
+
+    def forget(self, job_id: str) -> None:
+        """Drop what the node keeps of a settled job (its samples); a server calls it per job."""
+        with self._lock:
+            self._handles.pop(job_id, None)
+            self._cancelled.pop(job_id, None)
 
     def _decode(self, record: JobRecord, source: Any) -> np.ndarray:
         samples = source if isinstance(source, np.ndarray) else decode(source)
@@ -212,7 +259,12 @@ class Node:
         return gated.samples
 
     def _lease_and_transcribe(
-        self, record: JobRecord, samples: np.ndarray, deadline: float
+        self,
+        record: JobRecord,
+        samples: np.ndarray,
+        deadline: float,
+        decode: DecodeConfig,
+        on_segment: Callable[[SegmentRecord], None] | None,
     ) -> None:
         asked = time.monotonic()
         try:
@@ -224,7 +276,7 @@ class Node:
                 record.lease_hold_max_s = lease.hold_max_ms / 1000
                 record.mark(Mark.LEASE_GRANTED)
                 try:
-                    self._transcribe(record, samples, lease, deadline)
+                    self._transcribe(record, samples, lease, deadline, decode, on_segment)
                 finally:
                     record.lease_held_s = time.monotonic() - granted
                     self._running.pop(lease.token, None)
@@ -236,20 +288,33 @@ class Node:
                 record.mark(Mark.LEASE_RELEASED)
 
     def _transcribe(
-        self, record: JobRecord, samples: np.ndarray, lease: Lease, deadline: float
+        self,
+        record: JobRecord,
+        samples: np.ndarray,
+        lease: Lease,
+        deadline: float,
+        decode: DecodeConfig,
+        on_segment: Callable[[SegmentRecord], None] | None,
     ) -> None:
         timeout_s = max(0.0, deadline - time.monotonic())
-        handle = self.manager.submit(
-            samples, self.remedy.decode, job_id=record.job_id, timeout_s=timeout_s
-        )
+        with self._lock:
+            why = self._cancelled.pop(record.job_id, None)
+            if why is not None:  # its client left while it waited for the lease
+                raise JobCancelled(record.job_id, why)
+            handle = self.manager.submit(
+                samples, decode, job_id=record.job_id, timeout_s=timeout_s
+            )
+            self._handles[record.job_id] = handle
         self._running[lease.token] = handle
-        self._handles[record.job_id] = handle
         record.mark(Mark.SUBMITTED)
         try:
-            if self.remedy.result_mode == ResultMode.STREAMING:
-                for i, _ in enumerate(handle.stream()):
+            streamed = self.remedy.result_mode == ResultMode.STREAMING
+            if streamed:
+                for i, segment in enumerate(handle.stream()):
                     if i == 0:
                         record.mark(Mark.FIRST_SEGMENT)
+                    if on_segment is not None:
+                        on_segment(segment)
             result = handle.result()
         except AsrlabError:
             self._worker_marks(record, handle)
@@ -259,6 +324,9 @@ class Node:
             record.worker = replace(handle.metrics)  # a copy: the manager goes on
         self._worker_marks(record, handle, result.trace)
         record.segments, record.text, record.trace = result.segments, result.text, result.trace
+        if on_segment is not None and not streamed:
+            for segment in result.segments:
+                on_segment(segment)
         lost = WindowOutcome.UNINTELLIGIBLE
         dropped = [w.index for w in result.trace.windows if w.outcome == lost]
         if dropped:

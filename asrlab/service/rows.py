@@ -91,6 +91,7 @@ class JobRow:
     t_failed_s: float | None = None  # the client was told ``client_error``
     t_lease_released_s: float | None = None
     t_late_result_s: float | None = None  # a given-up job's result arrived, and was discarded
+    t_client_gone_s: float | None = None  # served: the HTTP client went away unanswered
     detected_language: str | None = None  # what the decoder detected (`t_language_detected_s`)
     # The worker's measurements (`asrlab.service.jobs.JobMetrics`); instants are monotonic
     worker_job_id: str | None = None
@@ -121,6 +122,9 @@ class JobRow:
     # The twin's own: the cost it drew, and the device it sent the job to
     service_s: float | None = None
     device: int | None = None
+    # On the wire (`asrlab.endpoint`): what the HTTP client received, what a disconnect did
+    http_status: int | None = None  # None: in-process, or no HTTP answer at all
+    disconnect_action: str | None = None  # cancelled | ignored (the policy's rule)
     # Why it failed (`asrlab.workload.attribution.attribute`)
     attribution: str | None = None
     blamed: str | None = None  # comma-joined job ids
@@ -195,6 +199,7 @@ class Mark(Enum):
     FAILED = ("failed: {}", "t_failed_s")
     LEASE_RELEASED = ("lease released", "t_lease_released_s")
     LATE_RESULT = ("result arrived late: discarded", "t_late_result_s")
+    CLIENT_GONE = ("client disconnected: {}", "t_client_gone_s")  # served: what the server did
 
     def __init__(self, text: str, column: str) -> None:
         self.text = text

@@ -19,7 +19,9 @@ from asrlab.service.rows import Column
 from asrlab.stats import percentiles
 
 LEASE_REFUSAL = "GPU lease"  # how every client-visible lease refusal begins (`timeout_reason`)
-ATTRIBUTIONS = ("own_timeout", "cascade", "refused_other", "bad_input")
+ATTRIBUTIONS = ("own_timeout", "cascade", "refused_other", "bad_input", "transport")
+# ``error_type`` of a job that got no HTTP answer (`asrlab.endpoint.driver`): the wire failed.
+TRANSPORT_ERRORS = ("ConnectionError", "ClientTimeout")
 _WORD = re.compile(r"[\w-]+")
 
 
@@ -37,6 +39,8 @@ def attribute(rows: pd.DataFrame, events: Sequence[Mapping[str, Any]]) -> pd.Dat
       overdue), with ``lease_hold_max_s`` from the holder's row. ``blamed`` lists those holders.
     - ``refused_other``: LeaseRejected with no such lease at that instant (capacity, a busy
       usage sample, a deadline-aware refusal of a merely full device), or no event to date it.
+    - ``transport``: ``error_type`` is one of `TRANSPORT_ERRORS`: no HTTP answer came (the
+      connection failed or the client's own timeout fired; `asrlab.endpoint.driver`).
     - ``own_timeout``: any other error: its own ASR timeout (also one that expired queued behind
       a worker still busy with an earlier job's late work), a cancellation (its own lease was
       revoked), a worker crash, a failed decode.
@@ -74,6 +78,8 @@ def attribute(rows: pd.DataFrame, events: Sequence[Mapping[str, Any]]) -> pd.Dat
             out.append((None, None))
         elif error_type == "AudioError":
             out.append(("bad_input", None))
+        elif error_type in TRANSPORT_ERRORS:
+            out.append(("transport", None))
         elif error_type != "LeaseRejected":
             out.append(("own_timeout", None))
         else:

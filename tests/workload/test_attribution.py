@@ -85,6 +85,7 @@ def test_summarize_counts_texts_and_attributions() -> None:
         "cascade": 1,
         "refused_other": 2,
         "bad_input": 1,
+        "transport": 0,
     }
     assert line["errors"]["GPU lease timeout: GPU_USAGE_HIGH"] == 1
     assert "ASR task timeout: job <job> passed its # s deadline" in next(iter(line["error_kinds"]))
@@ -93,3 +94,15 @@ def test_summarize_counts_texts_and_attributions() -> None:
     assert line["lease_wait_p95_s"] == pytest.approx(1.0)
     assert (line["work_after_deadline_s"], line["late_results_discarded"]) == (4.3, 1)
     assert len(summary_frame(rows.assign(attribution=attribute(rows, events)["attribution"]))) == 1
+
+
+def test_a_job_with_no_http_answer_is_blamed_on_the_transport() -> None:
+    rows = pd.DataFrame(
+        {
+            "job_id": ["a", "b", "c"],
+            "status": ["failed", "failed", "ok"],
+            "error_type": ["ConnectionError", "ClientTimeout", None],
+            "lease_hold_max_s": [None, None, 1.0],
+        }
+    )
+    assert attribute(rows, [])["attribution"].tolist() == ["transport", "transport", None]
