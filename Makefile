@@ -4,12 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The optional extra `peers` (requirements/peers.txt), installed over the lock by `make peers`.
+PEERS_STAMP := $(VENV)/.peers-stamp
 # torch is pinned and installed first, on its own: the lab machines hold a CPU wheel of 2.13.0 on
 # disk that `pip install torch==2.13.0` takes, whereas an unpinned torch (asked for by any other
 # package) makes pip download a CUDA build of several GB. GPU users: see README.md.
 TORCH := torch==2.13.0
 
-.PHONY: reproduce test test-fast lint typecheck lab lock clean
+.PHONY: reproduce test test-fast lint typecheck lab lock peers clean
 
 # The last step installs the notebooks' kernel, "asrlab": this venv's python, whoever starts
 # Jupyter (papermill too).
@@ -24,8 +26,17 @@ $(STAMP): pyproject.toml requirements/lock.txt
 reproduce: $(STAMP)
 	$(BIN)/asrlab reproduce
 
+# faster-whisper-server, the peer deployment `asrlab drive` is compared with (pyproject's extra
+# `peers`): the lock as constraints, so it adds its own packages and moves none of the lock's.
+# `make test` installs it (tests/endpoint/test_peer.py); reproduce and test-fast never need it.
+$(PEERS_STAMP): $(STAMP) requirements/peers.txt
+	$(BIN)/pip install --quiet -c requirements/lock.txt -r requirements/peers.txt
+	touch $@
+
+peers: $(PEERS_STAMP)
+
 # The whole suite: what CI runs (.ci/run) and what an issue is closed on.
-test: $(STAMP)
+test: $(STAMP) $(PEERS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
@@ -53,7 +64,7 @@ lock:
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet $(TORCH)
 	.lock-venv/bin/pip install --quiet -e '.[dev]'
-	echo '# Pinned by `make lock` from pyproject.toml (all extras); torch is the CPU wheel.' \
+	echo '# Pinned by `make lock` from pyproject.toml (the dev extra; requirements/peers.txt pins the peers extra); torch is the CPU wheel.' \
 		> requirements/lock.txt
 	.lock-venv/bin/pip freeze --exclude-editable | sed -e 's/^torch==\([0-9.]*\)+.*/torch==\1/' \
 		| grep -v '^asrlab' >> requirements/lock.txt

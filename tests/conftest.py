@@ -44,6 +44,7 @@ MARKS: dict[str, tuple[str, ...]] = {
     "whisper_models": ("model",),
     "noise_trace": ("model", "slow"),
     "worker_processes": ("worker", "model"),
+    "served": ("worker", "model"),  # tests/endpoint/conftest.py: `asrlab serve` on tiny.en
     "kernels": ("kernel",),
     "slow": ("slow",),
 }
@@ -108,7 +109,9 @@ def _no_process_left(matching: tuple[str, ...], what: str) -> Iterator[None]:
 def worker_processes() -> Iterator[None]:
     """Asked for by a test that starts worker processes (a `WorkerManager`, a service, a replay,
     a workload, a sweep's pool): none of them may outlive the session."""
-    yield from _no_process_left(("multiprocessing.spawn",), "spawned worker processes")
+    yield from _no_process_left(
+        ("multiprocessing.spawn", "asrlab.cli.main serve"), "spawned worker processes"
+    )
 
 
 @pytest.fixture(scope="session")

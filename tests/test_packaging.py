@@ -33,14 +33,41 @@ def test_environment_yml_names_every_runtime_dependency() -> None:
 
 
 def test_lock_pins_every_runtime_dependency_exactly() -> None:
-    pins = {}
-    for line in (ROOT / "requirements" / "lock.txt").read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, _, version = line.partition("==")
-            pins[_name(name)] = version
+    pins = _pins(ROOT / "requirements" / "lock.txt")
     runtime = [_name(r) for r in _runtime_dependencies()]
     assert not [n for n in runtime if not pins.get(n)], "lock.txt lacks a pin"
     assert pins["faster-whisper"] == "1.2.1" and pins["torch"] == "2.13.0"
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[_name(name)] = version
+    return pins
+
+
+def _prerequisites(target: str) -> list[str]:
+    """What a Makefile target depends on (its rule's line)."""
+    for line in (ROOT / "Makefile").read_text().splitlines():
+        if line.startswith(f"{target}:"):
+            return line.partition(":")[2].split()
+    raise AssertionError(f"the Makefile has no target {target}")
+
+
+def test_the_peers_extra_is_pinned_beside_the_lock_and_only_make_test_installs_it() -> None:
+    """The peer deployment (`asrlab drive` against faster-whisper-server) is an extra whose
+    pins add packages to the lock and move none of its own; `make test` installs it so its test
+    runs in CI, while `make reproduce` and `make test-fast` never need it."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert extras["optional-dependencies"]["peers"] == ["faster-whisper-server==0.0.3"]
+    peers = _pins(ROOT / "requirements" / "peers.txt")
+    assert peers["faster-whisper-server"] == "0.0.3" and all(peers.values())
+    moved = sorted(set(peers) & set(_pins(ROOT / "requirements" / "lock.txt")))
+    assert not moved, f"requirements/peers.txt pins what the lock pins: {moved}"
+    assert "$(PEERS_STAMP)" in _prerequisites("test")
+    assert "$(PEERS_STAMP)" not in _prerequisites("reproduce") + _prerequisites("test-fast")
 
 
 def test_import_loads_nothing_outside_the_standard_library() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from asrlab.cli import diagnose, info, lab, reproduce, serve, sim, transcribe
+from asrlab.cli import diagnose, drive, info, lab, reproduce, serve, sim, transcribe
 from asrlab.cli.app import app
 
 __all__ = ["app", "main"]
@@ -23,6 +23,7 @@ app.command(name="presets")(info.list_presets)
 app.command(name="simulate")(sim.simulate_command)
 app.command(name="calibrate")(sim.calibrate_command)
 app.command(name="serve")(serve.serve_command)
+app.command(name="drive")(drive.drive_command)
 
 
 def main() -> None:

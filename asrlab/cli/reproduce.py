@@ -8,6 +8,12 @@ incident under each remedy as one sweep (`asrlab.lab.sweep`: the points run one 
 the cache, the run folder, sweep.json, report.html, and so `asrlab compare` of two replays), and
 prints per scenario the scale and one compact table of what became of jobs A and B, within 120
 columns (`asrlab.lab.incident`: the same table opens the run's report.html).
+
+``--http`` replays every point over the wire (the notebook's ``transport`` "http",
+`asrlab.endpoint.replay`): each replay serves its service on loopback and posts A and B with an
+HTTP client, and the command prints, under the table, the status, ``Retry-After`` and message
+each client got. The server decodes uploads to 16-bit PCM, so job A is calibrated on the
+int16-quantized audio the server will decode, not on the float samples.
 """
 
 from __future__ import annotations
@@ -49,29 +55,40 @@ def reproduce(
     runs_root: Annotated[
         Path, typer.Option(help="Where the sweep keeps its cache (.cache/).")
     ] = Path("runs"),
+    http: Annotated[
+        bool,
+        typer.Option(
+            "--http",
+            help="Post jobs A and B to `asrlab serve` on loopback with an HTTP client "
+            "(each replay its own server), and print the status each client got.",
+        ),
+    ] = False,
 ) -> None:
     """The incident end to end: job A's decode per scenario, then the replay per remedy."""
     try:
         run_replays(
-            experiment, model, remedies, out, absolute=absolute, traces=traces, runs_root=runs_root
-        )
+            experiment, model, remedies, out, absolute=absolute, traces=traces,
+            runs_root=runs_root, transport="http" if http else "inproc",
+        )  # fmt: skip
     except AsrlabError as e:
         fail(e)
 
 
 def replay_points(
-    experiment: str, model: str, remedies: str | None
+    experiment: str, model: str, remedies: str | None, transport: str = "inproc"
 ) -> tuple[Any, dict[str, list[dict[str, Any]]]]:
     """The experiment (`lab.experiment.Experiment`) and, per scenario (``"noise"``: job A a
     stress signal; ``"speech"``: hard speech), one parameter set per remedy, each with
     ``model``. ``remedies`` (comma-separated names or ``all``) replaces the experiment's list;
-    unknown names are refused before anything runs."""
+    unknown names are refused before anything runs. ``transport`` "http" is set on every point
+    (the in-process default is left out, so those points keep their cache keys)."""
     from asrlab.lab.experiment import find_experiment, load_experiment
     from asrlab.lab.incident import scenario_of
     from asrlab.service import remedies as presets
 
     spec = load_experiment(find_experiment(experiment))
-    points = [p.params | {"model": model} for p in spec.points() if p.repeat == 0]
+    over = {"model": model} | ({} if transport == "inproc" else {"transport": transport})
+    points = [p.params | over for p in spec.points() if p.repeat == 0]
     if remedies is not None:
         names = list(presets.REMEDIES) if remedies == "all" else remedies.split(",")
         firsts = {_job_a(p): p for p in reversed(points)}  # the first point of each scenario
@@ -79,6 +96,7 @@ def replay_points(
     scenarios: dict[str, list[dict[str, Any]]] = {}
     for params in points:
         presets.remedy(params["remedy"])  # refuse an unknown name before anything runs
+        _replay_config(params)  # and a bad transport (or any other field)
         scenarios.setdefault(scenario_of(params.get("a_source", "pink_noise")), []).append(params)
     return spec, dict(sorted(scenarios.items(), key=lambda kv: kv[0] != "noise"))
 
@@ -106,13 +124,18 @@ def _model(name: str, compute_type: str) -> tuple[Any, float]:
 
 def measure_job_a(params: dict[str, Any], *, show: bool) -> float:
     """Job A of a scenario decoded alone, in this process, as the replay's worker decodes it
-    (its model and compute type, the incident preset, sampler seed 0): the decode's seconds."""
+    (its model and compute type, the incident preset, sampler seed 0): the decode's seconds.
+    Over HTTP the worker decodes what the server decoded from the upload: A quantized to 16
+    bits (`asrlab.endpoint.replay.quantized`), which may climb the fallback ladder differently
+    from the float samples."""
     from asrlab.cli.transcribe import trace_one
     from asrlab.decoding.options import preset
 
     a = _replay_config(params)
     config = preset("incident", seed=0, compute_type=a.compute_type)
     loaded, load_s = _model(a.model, a.compute_type)
+    if a.transport == "http":
+        return _measure_quantized(a, loaded, config, load_s, show=show)
     result = trace_one(
         a.a_source,
         loaded,
@@ -128,6 +151,25 @@ def measure_job_a(params: dict[str, Any], *, show: bool) -> float:
     return float(result["summary"]["wall_s"])
 
 
+def _measure_quantized(a: Any, loaded: Any, config: Any, load_s: float, *, show: bool) -> float:
+    """`measure_job_a` of the samples the server will decode from A's upload."""
+    from asrlab.audio import corpus
+    from asrlab.decoding.trace import render_text
+    from asrlab.endpoint.replay import quantized
+
+    samples, label = corpus.load_source(
+        a.a_source, length_s=a.a_length_s, noise_seed=a.a_noise_seed
+    )
+    trace = loaded.run(quantized(samples), config)
+    if show:
+        title = (
+            f"== {label}, as served (16-bit upload) | preset incident (beam {config.beam_size}, "
+            f"sampler seed {config.seed}) | model load {load_s:.1f} s (not counted below)"
+        )
+        typer.echo(render_text(trace, title=title))
+    return float(trace.wall_s)
+
+
 def run_replays(
     experiment: str,
     model: str,
@@ -137,10 +179,12 @@ def run_replays(
     absolute: bool = False,
     traces: bool = True,
     runs_root: Path = Path("runs"),
+    transport: str = "inproc",
 ) -> Path:
     """Calibrate every scenario, replay them all as one sweep; print the answer per scenario
     and write summary.csv (every column of each replay's line) beside the sweep's
-    results.parquet, sweep.json and report."""
+    results.parquet, sweep.json and report. ``transport`` "http": every replay over the wire,
+    and the answers each client got printed under the table."""
     import pandas as pd
 
     from asrlab.lab import incident
@@ -148,7 +192,7 @@ def run_replays(
     from asrlab.lab.sweep import run_sweep
     from asrlab.service.scaling import scale_for
 
-    spec, scenarios = replay_points(experiment, model, remedies)
+    spec, scenarios = replay_points(experiment, model, remedies, transport)
     t0 = time.perf_counter()
     measured: dict[str, float | None] = {}
     for scenario, points in scenarios.items():
@@ -170,6 +214,8 @@ def run_replays(
     ]
     pd.DataFrame(lines).to_csv(run_dir / "summary.csv", index=False)
     typer.echo(incident.terminal(result.results))  # what report.html opens with
+    if transport == "http":
+        typer.echo(wire_answers(lines))
     typer.echo(
         f"{len(calibrated)} replays in {time.perf_counter() - t0:.0f} s "
         f"({result.n_run} run, {result.n_cached} cached); executed notebooks, HTML, figures, "
@@ -200,3 +246,19 @@ def _line(scenario: str, outcome: Any, run_dir: Path) -> dict[str, Any]:
     folder = run_dir / "points" / outcome.point.point_id
     rows = pd.read_parquet(folder / "results.parquet").assign(scenario=scenario)
     return {"scenario": scenario} | summary(rows)
+
+
+def wire_answers(lines: list[dict[str, Any]]) -> str:
+    """What each replay's two HTTP clients got, one line per replay: the status, B's
+    ``Retry-After`` and B's message as the client read it (``asrlab.endpoint.replay``)."""
+    out = ["over HTTP (asrlab serve on 127.0.0.1, one server per replay; httpx clients):"]
+    for line in lines:
+        head = f"  {line['scenario']:<7} {line['remedy']:<38}"
+        if "B HTTP" not in line:
+            out.append(f"{head} {line.get('A', '')}")
+            continue
+        retry = line.get("B Retry-After s")
+        retry_text = "" if retry is None else f" Retry-After {retry}"
+        b_says = str(line.get("B", "")).removeprefix("failed: ")
+        out.append(f"{head} A {line['A HTTP']}  B {line['B HTTP']}{retry_text}  B: {b_says}")
+    return "\n".join(out)

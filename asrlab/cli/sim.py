@@ -19,7 +19,8 @@ from asrlab.errors import AsrlabError, ConfigError
 from asrlab.service.arbiter import INCIDENT_ACQUIRE_TIMEOUT_MS, INCIDENT_HOLD_MAX_MS
 
 
-def _mix(text: str | None) -> dict[str, Any]:
+def mix_fields(text: str | None) -> dict[str, Any]:
+    """``--mix`` JSON as `WorkloadConfig` fields (none if not given); `asrlab drive` reads it."""
     if text is None:
         return {}
     try:
@@ -97,7 +98,7 @@ def simulate_command(
             clients=clients if clients is not None else 4 * devices,
             seed=seed,
             devices=devices,
-            **_mix(mix),
+            **mix_fields(mix),
         )
         t0 = time.perf_counter()
         rows_path = None if out is None else out / "rows.parquet"
@@ -192,7 +193,7 @@ def calibrate_command(
         if from_run is not None:
             fresh = costs.from_run(from_run)
         else:
-            base = WorkloadConfig(model=model, compute_type=compute_type, **_mix(mix))
+            base = WorkloadConfig(model=model, compute_type=compute_type, **mix_fields(mix))
             fresh = pd.concat(
                 [
                     calibrate.calibrate(replace(base, remedy=name), n_jobs=jobs, seed=seed)

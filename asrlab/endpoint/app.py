@@ -1,104 +1,51 @@
-"""The Starlette app of `asrlab serve`: OpenAI's ``POST /v1/audio/transcriptions`` in front of the
-lab's node, and ``GET /health``.
+"""The Starlette app of `asrlab serve`: OpenAI's ``POST /v1/audio/transcriptions`` and
+``GET /v1/models`` in front of the lab's node, and what the lab adds: ``GET /health``,
+``GET /metrics``, ``GET /`` (the status page), ``GET /v1/lab/state`` and ``GET /v1/lab/events``.
 
 The node's blocking `Node.run` never runs on the event loop: each job goes to a worker thread
-(`anyio.to_thread`), at most ``workers + queue`` at a time, and the loop keeps answering
-``/health`` and refusing what it cannot take (429) while decodes run. The service (workers,
-arbiter, VAD) loads in a thread of its own (`ServiceHost`), so the server answers from its first
+(`asrlab.endpoint.answer`), at most ``workers + queue`` at a time, and the loop keeps answering
+``/health`` and refusing what it cannot take (429) while decodes run. The service loads in a
+thread of its own (`asrlab.endpoint.host.ServiceHost`), so the server answers from its first
 second: ``/health`` and every job say 503 ``not_ready`` until the workers are up.
 
-What each answer is, status and body, is `asrlab.endpoint.wire`'s; this module only moves bytes.
+What each answer is, status and body, is `asrlab.endpoint.wire`'s. No BaseHTTPMiddleware: it
+would hide a client's disconnect from the job's watcher.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import asdict, dataclass
 
 import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive
 
-from asrlab.endpoint import wire
-from asrlab.service.settings import ServiceSettings
+from asrlab.endpoint import status_page, wire
+from asrlab.endpoint.answer import JOB_ID_HEADER, SHUTDOWN_REASON, Drain, Job, JobAnswer, Lab
+from asrlab.endpoint.book import Book, Flight
+from asrlab.endpoint.host import ALIAS, ServiceHost, Serving
+from asrlab.endpoint.metrics import CONTENT_TYPE, Metrics
+from asrlab.endpoint.state import LabState
 
-if TYPE_CHECKING:
-    from asrlab.service.node import JobRecord, Node
-
-JOB_ID_HEADER = "X-Asrlab-Job-Id"
-ALIAS = "whisper-1"  # the name OpenAI's examples send; it means the served model
-
-
-class Serving(Protocol):
-    """What the app needs of the service behind it (`ServiceHost`; a fake in the fast tests)."""
-
-    served_models: tuple[str, ...]
-    acquire_timeout_ms: float
-
-    def start(self) -> None: ...  # returns at once; the service loads meanwhile
-    def ready(self) -> bool: ...
-    def failure(self) -> str | None: ...  # why the service could not start, if it could not
-    def run(self, job_id: str, data: bytes) -> JobRecord: ...  # blocking
-    def close(self) -> None: ...
-
-
-class ServiceHost:
-    """The lab's service (`asrlab.service.build.service`) held open in a thread of its own."""
-
-    def __init__(self, settings: ServiceSettings) -> None:
-        self.settings = settings
-        self.served_models: tuple[str, ...] = (settings.model, ALIAS)
-        self.acquire_timeout_ms = settings.acquire_timeout_ms
-        self._node: Node | None = None
-        self._error: str | None = None
-        self._up = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._hold, name="asrlab-service", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _hold(self) -> None:
-        from asrlab.service.build import service
-
-        try:
-            with service(self.settings) as node:
-                self._node = node
-                self._up.set()
-                self._stop.wait()
-        except Exception as e:  # the server stays up to say why on /health
-            self._error = f"{type(e).__name__}: {e}"
-        finally:
-            self._node = None
-
-    def ready(self) -> bool:
-        return self._up.is_set() and self._node is not None
-
-    def failure(self) -> str | None:
-        return self._error
-
-    def run(self, job_id: str, data: bytes) -> JobRecord:
-        node = self._node
-        if node is None:
-            raise RuntimeError("the service is not running")
-        return node.run(job_id, data)
-
-    def close(self, timeout_s: float = 60.0) -> None:
-        """Stop the service: its workers are ended and its arbiter closed, in the holding thread."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
+__all__ = [
+    "ALIAS",
+    "JOB_ID_HEADER",
+    "AppConfig",
+    "Drain",
+    "ServiceHost",
+    "Serving",
+    "create_app",
+]
 
 
 @dataclass(frozen=True)
@@ -139,84 +86,135 @@ def _counted(receive: Receive, limit: int) -> Receive:
     return wrapped
 
 
-@dataclass
-class _State:
-    inflight: int = 0
+def lab_state(lab: Lab) -> LabState:
+    """The server as `LabState` (``/v1/lab/state``, the status page)."""
+    host = lab.host
+    service = host.view()
+    holders = {lease.holder for lease in service.leases}
+    return LabState(
+        remedy=host.remedy.name,
+        policy=str(host.remedy.policy),
+        model=host.model,
+        ready=host.ready(),
+        shutting_down=lab.drain.begun.is_set(),
+        service=service,
+        inflight=lab.book.inflight_views(holders),
+        jobs=lab.book.job_views(),
+        counters=lab.book.counters(),
+    )
 
 
-def _error(w: wire.WireError, job_id: str | None = None, row: Any = None) -> JSONResponse:
-    headers = w.headers()
-    if job_id is not None:
-        headers[JOB_ID_HEADER] = job_id
-    return JSONResponse(w.body(row), status_code=w.status, headers=headers)
-
-
-def create_app(host: Serving, config: AppConfig | None = None) -> Starlette:
-    """The app around ``host``, which it starts at startup and closes at shutdown."""
+def create_app(
+    host: Serving, config: AppConfig | None = None, *, drain: Drain | None = None
+) -> Starlette:
+    """The app around ``host``, which it starts at startup and closes at shutdown. ``drain``:
+    the SIGTERM grace period the server begins (`asrlab.endpoint.server`)."""
     config = config or AppConfig()
-    limiter = anyio.CapacityLimiter(config.max_inflight)
-    state = _State()
-    retry_s = wire.retry_after(host.acquire_timeout_ms)
+    book = Book()
+    lab = Lab(
+        host=host,
+        book=book,
+        metrics=Metrics(host.view, lambda: len(book.inflight)),
+        drain=drain or Drain(),
+        limiter=anyio.CapacityLimiter(config.max_inflight),
+        retry_s=wire.retry_after(host.acquire_timeout_ms),
+    )
+
+    def cancel_rest() -> None:  # the grace period is over (a timer thread)
+        for job_id in book.inflight_ids():
+            lab.drain.cancelled.add(job_id)
+            host.cancel(job_id, SHUTDOWN_REASON)
+
+    lab.drain.bind(cancel_rest)
 
     async def health(request: Request) -> Response:
+        if lab.drain.begun.is_set():
+            body = {"status": "shutting_down"}
+            return JSONResponse(body, status_code=503, headers={"Retry-After": str(lab.retry_s)})
         if host.ready():
             return JSONResponse({"status": "ok"})
         failed = host.failure()
         body = {"status": "failed", "error": failed} if failed else {"status": "loading"}
-        return JSONResponse(body, status_code=503, headers={"Retry-After": str(retry_s)})
+        return JSONResponse(body, status_code=503, headers={"Retry-After": str(lab.retry_s)})
 
     async def transcriptions(request: Request) -> Response:
         job_id = request.headers.get(JOB_ID_HEADER) or f"req-{uuid.uuid4().hex[:12]}"
+        flight = Flight(job_id, time.monotonic())
+        if lab.drain.begun.is_set():
+            return lab.reply(wire.shutting_down(lab.retry_s), flight)
         if not host.ready():
-            return _error(wire.not_ready(retry_s), job_id)
-        if state.inflight >= config.max_inflight:
-            return _error(wire.queue_full(config.max_inflight, retry_s), job_id)
-        state.inflight += 1  # counted from here: a job uploading holds its place
+            return lab.reply(wire.not_ready(lab.retry_s), flight)
+        if len(book.inflight) >= config.max_inflight:
+            return lab.reply(wire.queue_full(config.max_inflight, lab.retry_s), flight)
+        if job_id in book.inflight:
+            why = f"job {job_id!r} is in flight already"
+            return lab.reply(wire.WireError(409, "duplicate_job_id", why, JOB_ID_HEADER), flight)
+        book.open(flight)  # counted from here: a job uploading holds its place
         try:
-            return await _transcribe(request, job_id)
-        finally:
-            state.inflight -= 1
+            job = await _read(request, flight)
+        except wire.RequestRejected as rejected:
+            book.close(flight)
+            return lab.reply(rejected.error, flight)
+        except ClientDisconnect:
+            book.close(flight)
+            book.client_gone += 1
+            lab.count(wire.CLIENT_GONE, "client_gone", flight, None)
+            return Response(status_code=wire.CLIENT_GONE)
+        return JobAnswer(lab, job)  # it closes the flight once answered
 
-    async def _transcribe(request: Request, job_id: str) -> Response:
-        too_large = wire.upload_too_large(config.max_upload_mb)
+    async def _read(request: Request, flight: Flight) -> Job:
+        """The request's form, checked; raises `wire.RequestRejected`."""
+        too_large = wire.RequestRejected(wire.upload_too_large(config.max_upload_mb))
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > config.max_upload_bytes:
-            return _error(too_large, job_id)
-        started = time.monotonic()
+            raise too_large
         counted = Request(request.scope, _counted(request.receive, config.max_upload_bytes))
         try:
             form = await counted.form(max_files=1, max_fields=32)
         except BodyTooLarge:
-            return _error(too_large, job_id)
+            raise too_large from None
         except HTTPException as e:  # not multipart, or a malformed body
-            return _error(wire.WireError(400, "bad_form", str(e.detail)), job_id)
+            raise wire.RequestRejected(wire.WireError(400, "bad_form", str(e.detail))) from e
         try:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
-                return _error(wire.WireError(400, "missing_file", "no file field", "file"), job_id)
+                why = "no file field: send the audio as multipart field 'file'"
+                raise wire.RequestRejected(wire.WireError(400, "missing_file", why, "file"))
             data = await upload.read()
             fields = {
                 k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form if k != "file"
             }
         finally:
             await form.close()  # the upload's spooled temporary file
-        upload_s = time.monotonic() - started
-        try:
-            req = wire.parse_fields(fields, host.served_models)
-            _refuse_unapplied(req)
-        except wire.RequestRejected as rejected:
-            return _error(rejected.error, job_id)
-        record = await anyio.to_thread.run_sync(host.run, job_id, data, limiter=limiter)
-        headers = {JOB_ID_HEADER: job_id, "Server-Timing": wire.server_timing(record, upload_s)}
-        if record.status != "ok":
-            w = wire.error_of(record, retry_after_s=retry_s)
-            return JSONResponse(
-                w.body(record.row()), status_code=w.status, headers={**headers, **w.headers()}
-            )
-        media, body = wire.render(record, req.response_format)
-        if isinstance(body, dict):
-            return JSONResponse(body, headers=headers)
-        return PlainTextResponse(body, media_type=media, headers=headers)
+        req = wire.parse_fields(fields, host.served_models)
+        upload_s = time.monotonic() - flight.arrived
+        return Job(flight, data, req, wire.decode_for(req, host.remedy.decode), upload_s)
+
+    async def models(request: Request) -> Response:
+        data = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "asrlab"}
+            for name in host.served_models
+        ]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def state(request: Request) -> Response:
+        return JSONResponse(asdict(await anyio.to_thread.run_sync(lab_state, lab)))
+
+    async def page(request: Request) -> Response:
+        return HTMLResponse(status_page.render(await anyio.to_thread.run_sync(lab_state, lab)))
+
+    async def metrics(request: Request) -> Response:
+        text = await anyio.to_thread.run_sync(lab.metrics.render)
+        return Response(text, media_type=CONTENT_TYPE)
+
+    async def events(request: Request) -> Response:
+        since_text = request.query_params.get("since", "0")
+        if not since_text.isdigit():
+            w = wire.WireError(422, "invalid_value", f"since={since_text!r}: a whole number")
+            return JSONResponse(w.body(), status_code=w.status)
+        since = int(since_text)
+        found = await anyio.to_thread.run_sync(host.events, since)
+        return JSONResponse({"events": found, "next": since + len(found)})
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -228,26 +226,13 @@ def create_app(host: Serving, config: AppConfig | None = None) -> Starlette:
 
     routes = [
         Route("/v1/audio/transcriptions", transcriptions, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/v1/lab/state", state, methods=["GET"]),
+        Route("/v1/lab/events", events, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/", page, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
-
-
-def _refuse_unapplied(req: wire.TranscriptionRequest) -> None:
-    """Fields the node cannot apply yet (it decodes with its remedy's options): refused, never
-    silently ignored."""
-    asked = {
-        "language": req.language,
-        "prompt": req.prompt,
-        "temperature": req.temperature,
-        "stream": req.stream or None,
-    }
-    for name, value in asked.items():
-        if value is not None:
-            raise wire.RequestRejected(
-                wire.WireError(
-                    400, "unsupported_value",
-                    f"{name}={value!r}: this server decodes with its remedy's options only",
-                    name,
-                )
-            )  # fmt: skip
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.lab = lab  # for a caller in this process (a test, a benchmark): the book, the drain
+    return app

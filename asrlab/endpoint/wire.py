@@ -11,12 +11,15 @@ reading a row's ``error_type`` agree on it.
 from __future__ import annotations
 
 import enum
+import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
+from asrlab.decoding.options import LANGUAGE_CODES, DecodeConfig
 from asrlab.errors import AsrlabError, AudioError, ConfigError
+from asrlab.service.policy import Policy
 from asrlab.service.rows import Mark
 
 if TYPE_CHECKING:
@@ -29,6 +32,9 @@ GRANULARITIES: Final = ("segment",)  # the lab's decoder keeps no word timestamp
 SEEK_PER_WINDOW: Final = 3000  # Whisper's seek: 10 ms mel frames, 3000 in a 30 s window
 JSON: Final = "application/json"
 TEXT: Final = "text/plain; charset=utf-8"  # text, srt and vtt, as OpenAI sends them
+EVENT_STREAM: Final = "text/event-stream"  # stream=true: server-sent events
+# nginx's "client closed request": never sent (no one is listening), only counted and recorded.
+CLIENT_GONE: Final = 499
 
 
 class ErrorType(enum.StrEnum):
@@ -169,6 +175,30 @@ def not_ready(retry_after_s: int) -> WireError:
     return WireError(503, "not_ready", "the model is loading", retry_after_s=retry_after_s)
 
 
+def shutting_down(retry_after_s: int) -> WireError:
+    """A request that came after SIGTERM, or was still running when the grace period ended."""
+    why = "the server is shutting down"
+    return WireError(503, "shutting_down", why, retry_after_s=retry_after_s)
+
+
+class DisconnectAction(enum.StrEnum):
+    """What the server did about a client that went away while its job ran."""
+
+    CANCELLED = "cancelled"  # the job was cancelled: its worker killed, its lease freed
+    IGNORED = "ignored"  # the job ran on to its end, its result discarded
+
+
+def on_disconnect(policy: Policy) -> DisconnectAction:
+    """The rule per timeout policy: a server that stops a job at its deadline (``hard_kill``,
+    ``cooperative``) also stops it when no one waits for it any more. The incident's server
+    (``legacy_thread``) never looked, nor does one with no deadline (``none``): they decode on,
+    holding the lease, as production did; cancelling them here would make the incident look
+    fixed."""
+    if Policy(policy) in (Policy.HARD_KILL, Policy.COOPERATIVE):
+        return DisconnectAction.CANCELLED
+    return DisconnectAction.IGNORED
+
+
 @dataclass(frozen=True)
 class TranscriptionRequest:
     """The form of ``POST /v1/audio/transcriptions`` (the file aside), checked.
@@ -216,6 +246,10 @@ def parse_fields(
     for g in granularities:
         if g not in GRANULARITIES:
             raise _unsupported("timestamp_granularities[]", g, GRANULARITIES)
+    language = one("language")
+    if language is not None and language not in LANGUAGE_CODES:
+        why = f"language={language!r}: not a Whisper language code (ISO-639-1, e.g. 'en')"
+        raise RequestRejected(WireError(400, "unsupported_value", why, "language"))
     temperature = _temperature(one("temperature"))
     stream = (one("stream") or "false").lower()
     if stream not in ("true", "false"):
@@ -223,7 +257,7 @@ def parse_fields(
     return TranscriptionRequest(
         model=model,
         response_format=response_format,
-        language=one("language"),
+        language=language,
         prompt=one("prompt"),
         temperature=temperature,
         granularities=granularities,
@@ -242,6 +276,21 @@ def _temperature(text: str | None) -> float | None:
         why = f"temperature={text!r}: a number in [0, 1]"
         raise RequestRejected(WireError(422, "invalid_value", why, "temperature"))
     return None if value == 0.0 else value  # 0: the remedy's ladder, as OpenAI's default is
+
+
+def decode_for(req: TranscriptionRequest, base: DecodeConfig) -> DecodeConfig:
+    """The remedy's decode options (``base``) with what the request asked for applied: its
+    language (no detection), its prompt (the first window's ``initial_prompt``) and a temperature
+    above 0 (that temperature alone: no fallback ladder). The guard and timeouts stay the
+    remedy's."""
+    changes: dict[str, Any] = {}
+    if req.language is not None:
+        changes["language"] = req.language
+    if req.prompt is not None:
+        changes["initial_prompt"] = req.prompt
+    if req.temperature is not None:
+        changes["temperature"] = (req.temperature,)
+    return replace(base, **changes) if changes else base
 
 
 # Responses
@@ -318,6 +367,22 @@ def verbose_json(record: JobRecord) -> dict[str, Any]:
             "row": asdict(record.row()),
         },
     }
+
+
+# Server-sent events (stream=true), as OpenAI's client parses them: each ``data:`` line is JSON.
+def sse(event: Mapping[str, Any]) -> bytes:
+    return f"data: {json.dumps(event, separators=(',', ':'))}\n\n".encode()
+
+
+def delta_event(segment: SegmentRecord) -> dict[str, Any]:
+    """One segment as it was decoded: OpenAI's ``transcript.text.delta`` plus the segment."""
+    return {"type": "transcript.text.delta", "delta": segment.text, "segment": asdict(segment)}
+
+
+def done_event(record: JobRecord) -> dict[str, Any]:
+    """The last event: OpenAI's ``transcript.text.done`` plus the job's timeline and row."""
+    verbose = verbose_json(record)
+    return {"type": "transcript.text.done", "text": record.text, "asrlab": verbose["asrlab"]}
 
 
 def server_timing(record: JobRecord, upload_s: float) -> str:

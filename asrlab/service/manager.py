@@ -148,6 +148,11 @@ class WorkerManager:
     def pids(self) -> list[int]:
         return [w.pid for w in self._workers if w is not None]
 
+    @property
+    def queue_depth(self) -> int:
+        """Jobs submitted that no worker holds yet (a server's /metrics reports it)."""
+        return self._queue.qsize()
+
     # --- jobs -----------------------------------------------------------------------------
     def submit(
         self,

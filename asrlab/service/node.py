@@ -174,6 +174,7 @@ class Node:
         self._running: dict[int, JobHandle] = {}  # lease token -> job, for revocation
         self._handles: dict[str, JobHandle] = {}  # job id -> its worker job, for `settle`
         self._cancelled: dict[str, str] = {}  # job id -> why, for a job not yet submitted
+        self._active: set[str] = set()  # job ids inside `run`: only those can be cancelled
         self._lock = threading.Lock()  # `cancel` comes from another thread than `run`
 
     def revoke(self, lease: Lease, reason: str) -> None:
@@ -200,6 +201,8 @@ class Node:
         record = JobRecord(job_id=job_id, remedy=self.remedy.name, received=time.monotonic())
         record.mark(Mark.RECEIVED, record.received)
         deadline = record.received + self.remedy.asr_timeout_s
+        with self._lock:
+            self._active.add(job_id)
         try:
             samples = self._decode(record, source)
             speech = self._vad(record, samples)
@@ -211,21 +214,26 @@ class Node:
         except AsrlabError as e:
             record.status, record.client_error, record.error = "failed", str(e), e
             record.mark(Mark.FAILED, detail=type(e).__name__)
+        finally:
+            with self._lock:
+                self._active.discard(job_id)
+                self._cancelled.pop(job_id, None)  # a cancel that came too late to matter
         record.answered_s = record.timeline[-1][1]
         return record
 
     def cancel(self, job_id: str, reason: str) -> bool:
         """Stop ``job_id`` (its client went away): a submitted job is cancelled by its manager
         (a running worker is killed and replaced, under every guard); one not yet submitted
-        fails with `JobCancelled` before it takes a worker. False: the job is unknown or done."""
+        fails with `JobCancelled` before it takes a worker. False: the job is not running here
+        (unknown, or answered), so nothing is kept for a later job of the same id."""
         with self._lock:
+            if job_id not in self._active:
+                return False
             handle = self._handles.get(job_id)
-            if handle is None:
+            if handle is None or handle.metrics.total_s is not None:
+                # Not submitted yet (a handle there is an earlier job's of the same id)
                 self._cancelled[job_id] = reason
-        if handle is None:
-            return True
-        if handle.metrics.total_s is not None:  # its caller was answered already
-            return False
+                return True
         self.manager.cancel(handle, reason)
         return True
 

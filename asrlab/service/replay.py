@@ -18,6 +18,7 @@ import pandas as pd
 
 from asrlab.audio import corpus
 from asrlab.audio.corpus import INCIDENT_CLIP_S
+from asrlab.errors import ConfigError
 from asrlab.service import rows as jobrows
 from asrlab.service import scaling
 from asrlab.service.build import arbiter_events, service
@@ -28,6 +29,8 @@ from asrlab.service.scaling import Thresholds
 from asrlab.service.settings import ServiceSettings, remedy_columns
 
 TRANSCRIPT_CHARS = 40  # what the summary line shows of A's transcript
+TRANSPORTS = ("inproc", "http")  # the node called in this process, or `asrlab serve` over HTTP
+RETRY_AFTER_COLUMN = "http_retry_after_s"  # results.parquet, over HTTP: the answer's Retry-After
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,9 @@ class ReplayConfig(ServiceSettings):
     ``b_delay_s`` None: B arrives 1 s after A's lease would become overdue. ``threshold_scale``
     multiplies every threshold (the remedy's timeouts, ``hold_max_ms``, ``acquire_timeout_ms``
     and B's arrival: `asrlab.service.scaling`); 1.0 replays the incident's absolute values.
+    ``transport``: ``inproc`` calls the node in this process (`replay`); ``http`` posts both
+    jobs to `asrlab serve` on loopback (`asrlab.endpoint.replay`, a layer above this one), as
+    the incident's web clients did.
     """
 
     a_source: str = "pink_noise"
@@ -45,10 +51,34 @@ class ReplayConfig(ServiceSettings):
     b_source: str = "zh_aishell_BAC009S0724W0121"
     b_delay_s: float | None = None
     threshold_scale: float = 1.0
+    transport: str = "inproc"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.transport not in TRANSPORTS:
+            raise ConfigError("transport", self.transport, f"must be one of {TRANSPORTS}")
 
     def thresholds(self) -> Thresholds:
         """The values this replay runs with, the scale applied."""
         return scaling.thresholds(self, self.threshold_scale, self.b_delay_s)
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What one job's HTTP client got (transport ``http``): the status, the seconds from its
+    request to the answer, the error body's message (None on 200) and ``Retry-After``."""
+
+    http_status: int
+    latency_s: float
+    client_error: str | None = None
+    retry_after_s: int | None = None
+
+    def on(self, row: JobRow) -> JobRow:
+        """The node's row of the job with what its client saw laid over it."""
+        return replace(
+            row, http_status=self.http_status, latency_s=self.latency_s,
+            client_error=self.client_error,
+        )  # fmt: skip
 
 
 @dataclass
@@ -61,11 +91,16 @@ class ReplayResult:
     b_label: str
     arbiter_events: list[dict[str, Any]]
     thresholds: Thresholds
+    answers: tuple[HttpAnswer, HttpAnswer] | None = None  # A's and B's, over HTTP
 
     def rows(self) -> tuple[JobRow, JobRow]:
-        """A's and B's rows: each record's, with its role and its audio's label."""
+        """A's and B's rows: each record's, with its role and its audio's label (over HTTP,
+        with the status, latency and error text its client got)."""
         a = replace(self.a.row(), role="A", source=self.a_label)
-        return a, replace(self.b.row(), role="B", source=self.b_label)
+        b = replace(self.b.row(), role="B", source=self.b_label)
+        if self.answers is None:
+            return a, b
+        return self.answers[0].on(a), self.answers[1].on(b)
 
     def settings(self) -> dict[str, Any]:
         """What both rows ran with: the replay's settings, the thresholds (``threshold_*``)
@@ -75,11 +110,17 @@ class ReplayResult:
 
     def frame(self) -> pd.DataFrame:
         """One row per job for results.parquet (`asrlab.service.rows.frame`)."""
-        return jobrows.frame(self.rows(), self.settings())
+        table = jobrows.frame(self.rows(), self.settings())
+        if self.answers is not None:
+            table[RETRY_AFTER_COLUMN] = [answer.retry_after_s for answer in self.answers]
+        return table
 
 
 def replay(config: ReplayConfig) -> ReplayResult:
-    """Run jobs A and B through one node setup; return both records once A's fate is settled."""
+    """Run jobs A and B through one node setup; return both records once A's fate is settled.
+
+    In this process whatever ``config.transport`` says: `asrlab.endpoint.replay.run` is the one
+    that dispatches on it."""
     a_samples, a_label = corpus.load_source(
         config.a_source, length_s=config.a_length_s, noise_seed=config.a_noise_seed
     )
@@ -116,8 +157,16 @@ def summary(rows: Any) -> dict[str, Any]:
     def num(value: float | None) -> float | None:
         return None if value is None else round(float(value), 2)
 
+    transport = flat_a.get("replay_transport")
+    transport = transport if isinstance(transport, str) else "inproc"  # rows before the field
+    http = {} if transport != "http" else {
+        "A HTTP": a.http_status,
+        "B HTTP": b.http_status,
+        "B Retry-After s": _retry_after(rows[rows[Column.role] == "B"].iloc[0]),
+    }  # fmt: skip
     return {
         "remedy": a.remedy,
+        "transport": transport,
         "A": status(a) if a.status == "ok" else "failed: " + _short(a.client_error),
         "A s": num(a.total_s),
         "B": status(b),
@@ -127,7 +176,12 @@ def summary(rows: Any) -> dict[str, Any]:
         "A work after deadline s": num(a.worker_work_after_deadline_s),
         "A late result": a.worker_late_result is True,
         "A transcript": _cut(a.text),
-    } | {str(k): float(v) for k, v in flat_a.items() if str(k).startswith("threshold_")}
+    } | http | {str(k): float(v) for k, v in flat_a.items() if str(k).startswith("threshold_")}
+
+
+def _retry_after(flat: Any) -> int | None:
+    value = flat.get(RETRY_AFTER_COLUMN)
+    return None if value is None or value != value else int(value)  # NaN: none was sent
 
 
 def _cut(text: Any, most: int = TRANSCRIPT_CHARS) -> str:

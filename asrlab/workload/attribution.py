@@ -22,6 +22,8 @@ LEASE_REFUSAL = "GPU lease"  # how every client-visible lease refusal begins (`t
 ATTRIBUTIONS = ("own_timeout", "cascade", "refused_other", "bad_input", "transport")
 # ``error_type`` of a job that got no HTTP answer (`asrlab.endpoint.driver`): the wire failed.
 TRANSPORT_ERRORS = ("ConnectionError", "ClientTimeout")
+# ``error_type`` of a job a server refused at its door (429 and its kin): a refusal for capacity.
+ADMISSION_ERRORS = ("QueueFull",)
 _WORD = re.compile(r"[\w-]+")
 
 
@@ -39,6 +41,8 @@ def attribute(rows: pd.DataFrame, events: Sequence[Mapping[str, Any]]) -> pd.Dat
       overdue), with ``lease_hold_max_s`` from the holder's row. ``blamed`` lists those holders.
     - ``refused_other``: LeaseRejected with no such lease at that instant (capacity, a busy
       usage sample, a deadline-aware refusal of a merely full device), or no event to date it.
+    - ``refused_other`` also: ``error_type`` is one of `ADMISSION_ERRORS` (a server's 429: it
+      took no more requests; `asrlab.endpoint.driver`).
     - ``transport``: ``error_type`` is one of `TRANSPORT_ERRORS`: no HTTP answer came (the
       connection failed or the client's own timeout fired; `asrlab.endpoint.driver`).
     - ``own_timeout``: any other error: its own ASR timeout (also one that expired queued behind
@@ -80,6 +84,8 @@ def attribute(rows: pd.DataFrame, events: Sequence[Mapping[str, Any]]) -> pd.Dat
             out.append(("bad_input", None))
         elif error_type in TRANSPORT_ERRORS:
             out.append(("transport", None))
+        elif error_type in ADMISSION_ERRORS:
+            out.append(("refused_other", None))
         elif error_type != "LeaseRejected":
             out.append(("own_timeout", None))
         else:

@@ -74,7 +74,7 @@ def test_help_lists_every_command_in_order() -> None:
     commands = [name for name in (row.split()[1] for row in rows) if not name.startswith("-")]
     assert commands == [
         "transcribe", "explain", "diagnose", "reproduce", "sweep", "compare", "runs", "models",
-        "presets", "simulate", "calibrate", "serve",
+        "presets", "simulate", "calibrate", "serve", "drive",
     ]  # fmt: skip
 
 
@@ -129,3 +129,22 @@ def test_reproduce_runs_as_a_sweep_and_a_rerun_is_cached(reproduce_run: Reproduc
     time.sleep(1.1)  # a new run folder's timestamp
     again = runner.invoke(app, reproduce_run.args)
     assert again.exit_code == 0 and "(0 run, 1 cached)" in again.output
+
+
+def test_reproduce_http_replays_every_point_over_the_wire() -> None:
+    """``--http``: every point of both scenarios gets notebook 01's ``transport`` "http"; the
+    in-process points stay as they were (so their cache keys do), and the answers each client
+    got are printed one line a replay."""
+    from asrlab.cli.reproduce import replay_points, wire_answers
+
+    _, inproc = replay_points("incident", "tiny.en", "incident,recommended")
+    _, http = replay_points("incident", "tiny.en", "incident,recommended", "http")
+    assert list(http) == list(inproc) == ["noise", "speech"]
+    for name, points in http.items():
+        assert [p.pop("transport") for p in points] == ["http", "http"]
+        assert points == inproc[name] and all("transport" not in p for p in points)
+    line = {"scenario": "noise", "remedy": "incident", "A HTTP": 504, "B HTTP": 503}
+    line |= {"B Retry-After s": 3, "B": "failed: GPU lease timeout: GPU_USAGE_HIGH"}
+    printed = wire_answers([line]).splitlines()[1]
+    assert printed.endswith("A 504  B 503 Retry-After 3  B: GPU lease timeout: GPU_USAGE_HIGH")
+    assert "--http" in runner.invoke(app, ["reproduce", "--help"]).output

@@ -210,3 +210,35 @@ def test_server_timing_names_each_stage_in_ms() -> None:
         "upload;dur=2.0, decode;dur=100.0, vad;dur=50.0, lease;dur=0.0, transcribe;dur=400.0, "
         "segments;dur=600.0, total;dur=1200.0"
     )
+
+
+@pytest.mark.parametrize(
+    ("policy", "action"),
+    [("hard_kill", "cancelled"), ("cooperative", "cancelled"), ("legacy_thread", "ignored"),
+     ("none", "ignored")],
+)  # fmt: skip
+def test_a_disconnect_cancels_only_where_the_policy_stops_jobs(policy: str, action: str) -> None:
+    from asrlab.service.policy import Policy
+
+    assert wire.on_disconnect(Policy(policy)) == action
+
+
+def test_decode_for_applies_language_prompt_and_temperature() -> None:
+    from asrlab.decoding.options import preset
+
+    base = preset("incident")
+    asked = wire.TranscriptionRequest("tiny.en", language="fr", prompt="Bonjour", temperature=0.3)
+    decode = wire.decode_for(asked, base)
+    assert (decode.language, decode.initial_prompt, decode.temperature) == ("fr", "Bonjour", (0.3,))
+    assert decode.beam_size == base.beam_size
+    assert wire.decode_for(wire.TranscriptionRequest("tiny.en"), base) is base
+    with pytest.raises(wire.RequestRejected) as refused:
+        wire.parse_fields({"model": "tiny.en", "language": "xx"}, ["tiny.en"])
+    assert (refused.value.error.status, refused.value.error.param) == (400, "language")
+
+
+def test_sse_frames_one_json_data_line_per_event() -> None:
+    segment = SegmentRecord(0, 0.0, 2.0, " Hi\nthere", 0.0, -0.1, 1.0, 0.0)
+    frame = wire.sse(wire.delta_event(segment))
+    assert frame.startswith(b"data: {") and frame.endswith(b"}\n\n") and frame.count(b"\n") == 2
+    assert json.loads(frame[6:])["delta"] == " Hi\nthere"

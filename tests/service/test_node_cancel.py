@@ -14,6 +14,7 @@ import asrlab
 from asrlab.audio.signals import pink_noise
 from asrlab.decoding.trace import SegmentRecord
 from asrlab.service.build import service
+from asrlab.service.node import JobRecord
 from asrlab.service.rows import Mark
 from asrlab.service.settings import ServiceSettings
 
@@ -32,32 +33,41 @@ def test_segments_and_cancel_on_one_streaming_node(worker_processes: None) -> No
     with service(settings) as node:
         # Segments reach the caller while the job runs, the same ones the record keeps.
         seen: list[tuple[SegmentRecord, float]] = []
+        jfk = JFK.read_bytes()
         record = node.run(
-            "jfk", JFK.read_bytes(), on_segment=lambda s: seen.append((s, time.monotonic()))
+            "jfk", jfk, on_segment=lambda s: seen.append((s, time.monotonic()))
         )
         assert record.status == "ok" and record.segments
         assert tuple(s for s, _ in seen) == record.segments
         first = seen[0][1] - record.received
         assert first == pytest.approx(record.marks[Mark.FIRST_SEGMENT], abs=0.05)
 
-        # A job whose client left before it was submitted never takes a worker.
-        assert node.cancel("early", "client disconnected")
-        early = node.run("early", JFK.read_bytes())
+        # A job not running here cannot be cancelled (nothing is kept for a later one).
+        assert not node.cancel("early", "client disconnected")
+        # A job whose client left while it waited for the lease never takes a worker.
+        box: dict[str, JobRecord] = {}
+        with node.arbiter.lease("blocker", hold_max_ms=60_000):
+            waiting = threading.Thread(target=lambda: box.update(early=node.run("early", jfk)))
+            waiting.start()
+            while "early" not in node._active:
+                time.sleep(0.01)
+            assert node.cancel("early", "client disconnected")
+        waiting.join(30)
+        early = box["early"]
         assert early.status == "failed" and early.details[Mark.FAILED] == "JobCancelled"
         assert Mark.SUBMITTED not in early.marks and Mark.LEASE_RELEASED in early.marks
 
         # A running job: its worker is killed (and replaced), its lease released, promptly.
         noise = pink_noise(11.2, seed=2)
         pids = set(node.manager.pids)
-        box: dict[str, object] = {}
-        runner = threading.Thread(target=lambda: box.update(record=node.run("noise", noise)))
+        runner = threading.Thread(target=lambda: box.update(noise=node.run("noise", noise)))
         runner.start()
         while "noise" not in node._handles or node._handles["noise"].metrics.worker_pid is None:
             time.sleep(0.02)
         asked = time.monotonic()
         assert node.cancel("noise", "client disconnected")
         runner.join(30)
-        cancelled = box["record"]
+        cancelled = box["noise"]
         assert cancelled.status == "failed" and cancelled.details[Mark.FAILED] == "JobCancelled"
         released = cancelled.received + cancelled.marks[Mark.LEASE_RELEASED]
         assert released - asked < CANCELLED_WITHIN_S

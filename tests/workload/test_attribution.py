@@ -96,13 +96,14 @@ def test_summarize_counts_texts_and_attributions() -> None:
     assert len(summary_frame(rows.assign(attribution=attribute(rows, events)["attribution"]))) == 1
 
 
-def test_a_job_with_no_http_answer_is_blamed_on_the_transport() -> None:
+def test_no_http_answer_is_the_transport_and_a_429_a_refusal() -> None:
     rows = pd.DataFrame(
         {
-            "job_id": ["a", "b", "c"],
-            "status": ["failed", "failed", "ok"],
-            "error_type": ["ConnectionError", "ClientTimeout", None],
-            "lease_hold_max_s": [None, None, 1.0],
+            "job_id": ["a", "b", "c", "d"],
+            "status": ["failed", "failed", "ok", "failed"],
+            "error_type": ["ConnectionError", "ClientTimeout", None, "QueueFull"],
+            "lease_hold_max_s": [None, None, 1.0, None],
         }
     )
-    assert attribute(rows, [])["attribution"].tolist() == ["transport", "transport", None]
+    got = attribute(rows, [])["attribution"].tolist()
+    assert got == ["transport", "transport", None, "refused_other"]
