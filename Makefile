@@ -39,7 +39,7 @@ peers: $(PEERS_STAMP)
 test: $(STAMP) $(PEERS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 # The tier to work with: no model, no worker process, no notebook kernel (tests/conftest.py).
 test-fast: $(STAMP)

@@ -14,13 +14,8 @@ trial a clean request (jfk.flac) must be served (200) before the next.
 from __future__ import annotations
 
 import argparse
-import io
 import os
-import platform
-import subprocess
-import sys
 import time
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +24,9 @@ import numpy as np
 import psutil
 
 import asrlab
-from asrlab.endpoint.server import LISTENING
+from asrlab import provenance
+from asrlab.endpoint.drive_rows import wav_bytes
+from asrlab.endpoint.process import start, stop
 
 BAR_P99_S = 0.5
 JFK = Path(asrlab.__file__).parent / "data" / "audio" / "jfk.flac"
@@ -42,27 +39,7 @@ def noise_wav() -> bytes:
 
     a = ReplayConfig()
     samples, _ = corpus.load_source(a.a_source, length_s=a.a_length_s, noise_seed=a.a_noise_seed)
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16_000)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return out.getvalue()
-
-
-def start(model: str) -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "asrlab.cli.main", "serve", "--model", model, "--remedy",
-           "streaming", "--host", "127.0.0.1", "--port", "0"]  # fmt: skip
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line.startswith(LISTENING), line
-    url = line.split()[-1]
-    while httpx.get(url + "/health").status_code != 200:
-        assert process.poll() is None, "asrlab serve exited"
-        time.sleep(0.2)
-    return process, url
+    return wav_bytes(samples)
 
 
 def lab(url: str) -> dict[str, Any]:
@@ -105,12 +82,11 @@ def _say(response: httpx.Response) -> dict[str, float]:
 
 
 def header(model: str, trials: int) -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, check=False).stdout.strip()  # fmt: skip
+    where = provenance.record()
     return (
         f"endpoint_disconnect: {trials} trials, model {model}, remedy streaming (hard_kill) | "
-        f"commit {commit or '?'} | {platform.node()} {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
+        f"commit {where['code_version']} | {where['cpu']}, {os.cpu_count()} CPUs, "
+        f"GPU {where['gpu'] or 'none'}, Python {where['python']} | {time.strftime('%Y-%m-%d')}"
     )
 
 
@@ -121,7 +97,8 @@ def main() -> None:
     args = parser.parse_args()
     print(header(args.model, args.trials), flush=True)
     noise = noise_wav()
-    process, url = start(args.model)
+    server = start(["--model", args.model, "--remedy", "streaming"])
+    url = server.url
     rows = []
     try:
         for i in range(args.trials):
@@ -132,8 +109,7 @@ def main() -> None:
                   f"worker reaped {ms['reaped_s']}, "
                   f"next request {'200' if row['next_ok'] else 'FAILED'}", flush=True)  # fmt: skip
     finally:
-        process.terminate()
-        code = process.wait(60)
+        code = stop(server.process)
     print(f"server exit code on SIGTERM: {code}")
     verdicts = []
     for key, what in (("lease_s", "close -> lease released"), ("reaped_s", "close -> reaped")):

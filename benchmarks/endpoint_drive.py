@@ -19,21 +19,19 @@ import contextlib
 import importlib.util
 import math
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
-
 from asrlab import provenance
 from asrlab.endpoint import peer
 from asrlab.endpoint.drive_summary import DriveSummary, format_summary
 from asrlab.endpoint.driver import DriveConfig, drive, write
-from asrlab.endpoint.server import LISTENING
+from asrlab.endpoint.process import serving
 from asrlab.service.remedies import remedy
+from asrlab.service.scaling import scale_for, thresholds
+from asrlab.service.settings import ServiceSettings
 from asrlab.stats import Estimate
 from asrlab.workload.traffic import WorkloadConfig
 
@@ -47,37 +45,32 @@ UTILISATION = 0.7
 STARTED_WITHIN_S = 300.0  # the base model assembled and loaded by a fresh worker
 
 
-@contextlib.contextmanager
-def served(remedy_name: str, model: str) -> Iterator[str]:
-    """``asrlab serve --remedy NAME --model MODEL`` on an ephemeral loopback port, ready."""
-    command = [sys.executable, "-m", "asrlab.cli.main", "serve", "--host", "127.0.0.1"]
-    command += ["--port", "0", "--remedy", remedy_name, "--model", model]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line.startswith(LISTENING):
-            raise RuntimeError(f"asrlab serve did not start: {line!r}")
-        url = line.split()[-1]
-        deadline = time.monotonic() + STARTED_WITHIN_S
-        while httpx.get(f"{url}/health").status_code != 200:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("asrlab serve exited or was not ready in time")
-            time.sleep(0.5)
-        yield url
-    finally:
-        peer.stop(process)  # SIGTERM, then SIGKILL past a bound
+def scaled(remedy_name: str, model: str, scale: float) -> list[str]:
+    """``asrlab serve`` options with the remedy's timeouts and the arbiter's limits times
+    ``scale`` (`asrlab.service.scaling`, as `asrlab reproduce` scales its replays)."""
+    values = thresholds(ServiceSettings(model=model, remedy=remedy_name), scale).overrides()
+    return [f"--{k.replace('_', '-')}={v:.6g}" for k, v in sorted(values.items())]
+
+
+def job_a_decode_s(model: str) -> float:
+    """The replay's job A (11.2 s of pink noise, seed 3) decoded alone here, as a served worker
+    decodes its 16-bit upload: what `asrlab reproduce --http` calibrates on."""
+    from asrlab.cli.reproduce import measure_job_a
+
+    return measure_job_a({"model": model, "transport": "http"}, show=False)
 
 
 @contextlib.contextmanager
-def target(name: str, model: str) -> Iterator[tuple[str, str | None]]:
-    """(URL, label) of a running target; the label names a peer, whose rows say no remedy."""
+def target(name: str, model: str, scale: float | None) -> Iterator[tuple[str, str | None]]:
+    """(URL, label) of a running target; the label names a peer, whose rows say no remedy (nor
+    any threshold: it has none to scale)."""
     if name == "peer":
         with peer.run_peer(model, decode=remedy("incident").decode) as running:
             yield running.url, peer.LABEL
     else:
-        with served(name, model) as url:
-            yield url, None
+        options = [] if scale is None else scaled(name, model, scale)
+        with serving(["--remedy", name, "--model", model, *options]) as server:
+            yield server.url, None
 
 
 def _est(e: Estimate) -> str:
@@ -104,8 +97,7 @@ def probe_rate(url: str, workload: WorkloadConfig) -> tuple[float, float]:
     a time, measured on the workload's first `PROBE_JOBS` jobs sent back to back."""
     probe = replace(workload, n_jobs=PROBE_JOBS, rate_per_min=60_000.0)
     result = drive(DriveConfig(url, probe, concurrency=1, timeout_s=600.0), progress=False)
-    latency = result.frame()["latency_s"].astype(float)
-    service_s = float(latency.mean())
+    service_s = result.wall_s / PROBE_JOBS  # back to back: the wall time is all service
     return UTILISATION * 60.0 / service_s, service_s
 
 
@@ -122,19 +114,37 @@ def main() -> None:
     parser.add_argument("--timeout-s", type=float, default=120.0)
     parser.add_argument("--max-wall-s", type=float, default=None)
     parser.add_argument("--targets", nargs="+", default=list(TARGETS), choices=TARGETS)
+    parser.add_argument(
+        "--absolute", action="store_true",
+        help="the incident's thresholds as they were (default: scaled to job A's decode here)",
+    )
     parser.add_argument("--md", type=Path, default=Path("docs/results/endpoint_drive.md"))
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     args = parser.parse_args()
     workload = WorkloadConfig(n_jobs=args.jobs, seed=args.seed)
     folder = args.runs / time.strftime("endpoint_drive-%Y%m%d-%H%M%S")
     lines = []
-    rate_note = f"{args.rate:g} jobs/min, as asked"
+    rate_note = "" if args.rate is None else f"{args.rate:g} jobs/min, as asked"
+    scale: float | None = None
+    scale_note = "the incident's absolute thresholds (--absolute)"
+    if not args.absolute:
+        decode_s = job_a_decode_s(args.model)
+        scale = scale_for(decode_s)
+        values = thresholds(ServiceSettings(model=args.model), scale)
+        scale_note = (
+            f"thresholds scaled by {scale:.3f} to job A's decode alone in this run ({decode_s:.1f} "
+            f"s; `asrlab reproduce`'s calibration): the incident's ASR timeout "
+            f"{values.asr_timeout_s:.2f} s, guard {values.segments_timeout_s:.2f} s, hold_max "
+            f"{values.hold_max_ms / 1000:.2f} s, acquire timeout "
+            f"{values.acquire_timeout_ms / 1000:.2f} s (each remedy's own timeouts scaled alike)"
+        )
+        print(scale_note, flush=True)
     for name in args.targets:
         if name == "peer" and importlib.util.find_spec(peer.MODULE) is None:
             lines.append(f"| {name} | not run: faster-whisper-server not installed (make peers) |")
             continue
         t0 = time.monotonic()
-        with target(name, args.model) as (url, label):
+        with target(name, args.model, scale) as (url, label):
             if args.rate is None:
                 args.rate, service_s = probe_rate(url, workload)
                 rate_note = (
@@ -163,6 +173,7 @@ def main() -> None:
         f"--rate {args.rate:g} --seed {args.seed} --model {args.model} "
         f"--timeout-s {args.timeout_s:g}"
         + (f" --max-wall-s {args.max_wall_s:g}" if args.max_wall_s else "")
+        + (" --absolute" if args.absolute else "")
     )
     text = "\n".join(
         [
@@ -173,7 +184,8 @@ def main() -> None:
             f"| the table below | `{where['code_version']}` | {where['cpu']}, {cores} cores, "
             f"GPU: {where['gpu'] or 'none'} | {time.strftime('%Y-%m-%d')} |",
             "",
-            f"`{command}`: the default mix, Poisson arrivals at {rate_note}; each target on "
+            f"`{command}`: the default mix, Poisson arrivals at {rate_note}; the lab's server "
+            f"with {scale_note}; each target on "
             "loopback in a process "
             "of its own (`asrlab serve --remedy NAME`; faster-whisper-server 0.0.3 with the "
             "incident preset's decode), each job sent once (no retries), runs under "

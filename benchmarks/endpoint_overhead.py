@@ -17,6 +17,7 @@ Timings from a CPU shared with other work say nothing: run it on a quiet machine
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from pathlib import Path
 import httpx
 
 import asrlab
+from asrlab import provenance
 from asrlab.endpoint.app import JOB_ID_HEADER
 from asrlab.endpoint.server import ServeConfig, serve_in_thread
 from asrlab.service.settings import ServiceSettings
@@ -84,7 +86,10 @@ def main() -> None:
     median = statistics.median(ratios)
     q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (median,) * 3
     interval = percentile(ratios, 50)
+    where = provenance.record()
     print(
+        f"endpoint_overhead | commit {where['code_version']} | {where['cpu']}, "
+        f"{os.cpu_count()} CPUs, GPU {where['gpu'] or 'none'} | {time.strftime('%Y-%m-%d')}\n"
         f"{JFK.name} on {args.model} ({args.remedy}): in-process median "
         f"{statistics.median(times['in_process']):.3f} s | served median "
         f"{statistics.median(times['served']):.3f} s | ratio median {median:.3f} "

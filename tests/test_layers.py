@@ -197,6 +197,7 @@ PURE = (
     "asrlab.workload.attribution",
     "asrlab.decoding.options",
     "asrlab.endpoint.wire",
+    "asrlab.endpoint.formats",
 )
 
 

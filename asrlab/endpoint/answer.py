@@ -31,7 +31,7 @@ from starlette.types import Receive, Scope, Send
 
 from asrlab.decoding.options import DecodeConfig
 from asrlab.decoding.trace import SegmentRecord
-from asrlab.endpoint import wire
+from asrlab.endpoint import formats, wire
 from asrlab.endpoint.book import Book, Flight
 from asrlab.endpoint.host import Serving
 from asrlab.endpoint.metrics import Metrics
@@ -193,15 +193,15 @@ class JobAnswer(Response):
             return Response(status_code=wire.CLIENT_GONE)
         if error is not None:
             response = lab.reply(error, flight, record)
-            response.headers["Server-Timing"] = wire.server_timing(record, self.job.upload_s)
+            response.headers["Server-Timing"] = formats.server_timing(record, self.job.upload_s)
             return response
         headers = {
             JOB_ID_HEADER: flight.job_id,
-            "Server-Timing": wire.server_timing(record, self.job.upload_s),
+            "Server-Timing": formats.server_timing(record, self.job.upload_s),
         }
         record.http_status = 200
         lab.count(200, "ok", flight, record)
-        media, body = wire.render(record, self.job.request.response_format)
+        media, body = formats.render(record, self.job.request.response_format)
         if isinstance(body, dict):
             return JSONResponse(body, headers=headers)
         return PlainTextResponse(body, media_type=media, headers=headers)
@@ -231,7 +231,7 @@ class JobAnswer(Response):
                     await self._answer(first)(scope, receive, send)
                     return
             await send({"type": "http.response.start", "status": 200, "headers": [
-                (b"content-type", wire.EVENT_STREAM.encode()),
+                (b"content-type", formats.EVENT_STREAM.encode()),
                 (b"cache-control", b"no-cache"),
                 (JOB_ID_HEADER.lower().encode(), flight.job_id.encode()),
                 (b"server-timing", f"upload;dur={self.job.upload_s * 1000:.1f}".encode()),
@@ -240,7 +240,7 @@ class JobAnswer(Response):
             while True:
                 current = pending.pop() if pending else await segments.receive()
                 if isinstance(current, SegmentRecord):
-                    await self._event(send, wire.delta_event(current))
+                    await self._event(send, formats.delta_event(current))
                     continue
                 await self._event(send, self._last_event(current), more=False)
                 return
@@ -258,8 +258,8 @@ class JobAnswer(Response):
         else:
             record.http_status = 200
             lab.count(200, "ok", flight, record)
-        return wire.done_event(record)
+        return formats.done_event(record)
 
     @staticmethod
     async def _event(send: Send, event: dict[str, object], *, more: bool = True) -> None:
-        await send({"type": "http.response.body", "body": wire.sse(event), "more_body": more})
+        await send({"type": "http.response.body", "body": formats.sse(event), "more_body": more})

@@ -65,11 +65,14 @@ class Answer:
 
 
 def wav_bytes(samples: np.ndarray, rate_hz: int = SAMPLE_RATE_HZ) -> bytes:
-    """``samples`` (float, mono) as a WAV file: signed 16-bit PCM, mono, ``rate_hz``."""
-    pcm = np.round(np.clip(np.asarray(samples, dtype=np.float64), -1.0, 1.0) * 32767.0)
+    """``samples`` (float in [-1, 1]: mono, or frames x channels) as a WAV file of signed 16-bit
+    PCM at ``rate_hz``: what a client uploads."""
+    frames = np.asarray(samples, dtype=np.float64)
+    frames = frames.reshape(len(frames), -1)
+    pcm = np.round(np.clip(frames, -1.0, 1.0) * 32767.0)
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
+        out.setnchannels(frames.shape[1])
         out.setsampwidth(2)
         out.setframerate(rate_hz)
         out.writeframes(pcm.astype("<i2").tobytes())

@@ -20,8 +20,6 @@ The server is never imported here: it runs in its own interpreter, stopped by it
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -30,13 +28,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Final
 
 import httpx
 import yaml
 
 from asrlab.decoding.models import SERVICE_COMPUTE_TYPE, resolve
 from asrlab.decoding.options import DecodeConfig, default_threads
+from asrlab.endpoint.process import stop
 from asrlab.errors import AsrlabError
 
 MODULE: Final = "faster_whisper_server"
@@ -118,7 +117,7 @@ def run_peer(
             _wait_ready(url, process, ready_within_s, log)
             yield PeerServer(url, process.pid)
         finally:
-            stop(process)
+            stop(process, STOP_WITHIN_S)
             log.close()
 
 
@@ -152,17 +151,3 @@ def _tail(log: IO[str], chars: int = 2000) -> str:
     log.flush()
     log.seek(0)
     return log.read()[-chars:]
-
-
-def stop(process: subprocess.Popen[Any]) -> None:
-    """SIGTERM, and SIGKILL where it is still running `STOP_WITHIN_S` later."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(process.pid, signal.SIGTERM)
-    try:
-        process.wait(STOP_WITHIN_S)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, signal.SIGKILL)
-        process.wait(STOP_WITHIN_S)

@@ -4,9 +4,7 @@ client that leaves."""
 
 from __future__ import annotations
 
-import io
 import time
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +15,10 @@ import pytest
 from serving import Served
 
 import asrlab
+from asrlab.endpoint.drive_rows import wav_bytes
 
 JFK = Path(asrlab.__file__).parent / "data" / "audio" / "jfk.flac"
 TRANSCRIBE = "/v1/audio/transcriptions"
-
-
-def wav(samples: np.ndarray, rate_hz: int) -> bytes:
-    """``samples`` (frames x channels, float in [-1, 1]) as 16-bit PCM WAV bytes."""
-    frames = samples.reshape(len(samples), -1)
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(frames.shape[1])
-        w.setsampwidth(2)
-        w.setframerate(rate_hz)
-        w.writeframes((np.clip(frames, -1, 1) * 32767).astype("<i2").tobytes())
-    return out.getvalue()
 
 
 def post(url: str, files: dict[str, Any] | None = None, **data: str) -> httpx.Response:
@@ -91,7 +78,7 @@ def test_the_openai_client_transcribes_jfk_in_each_format_and_streamed(served: S
     assert arrived[0][1] < arrived[-1][1]  # the first segment came before the final event
 
 
-SIX_CHANNELS = wav(np.random.default_rng(0).uniform(-0.1, 0.1, (48_000 * 2, 6)), 48_000)
+SIX_CHANNELS = wav_bytes(np.random.default_rng(0).uniform(-0.1, 0.1, (48_000 * 2, 6)), 48_000)
 BAD = [
     ("empty", {"file": ("a.wav", b"")}, {}, 400, "empty"),
     ("not_audio", {"file": ("a.wav", np.random.default_rng(1).bytes(20_000))}, {}, 400,
@@ -136,7 +123,7 @@ def _pink_noise() -> bytes:
     from asrlab.audio import corpus
 
     samples, _ = corpus.load_source("pink_noise", length_s=11.2, noise_seed=2)
-    return wav(samples, 16_000)
+    return wav_bytes(samples, 16_000)
 
 
 @pytest.mark.model

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from asrlab.decoding.trace import Attempt, DecodeTrace, SegmentRecord, Window
-from asrlab.endpoint import wire
+from asrlab.endpoint import formats, wire
 from asrlab.errors import (
     AsrlabError,
     AsrTimeout,
@@ -165,11 +165,11 @@ def _ok() -> JobRecord:
 
 
 def test_srt_and_vtt_goldens() -> None:
-    assert wire.srt(SEGMENTS) == (
+    assert formats.srt(SEGMENTS) == (
         "1\n00:00:00,000 --> 00:00:02,500\nAnd so my fellow Americans,\n\n"
         "2\n00:00:02,500 --> 01:01:11,250\nask not.\n\n"
     )
-    assert wire.vtt(SEGMENTS) == (
+    assert formats.vtt(SEGMENTS) == (
         "WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nAnd so my fellow Americans,\n\n"
         "00:00:02.500 --> 01:01:11.250\nask not.\n\n"
     )
@@ -178,21 +178,21 @@ def test_srt_and_vtt_goldens() -> None:
 @pytest.mark.parametrize(
     ("fmt", "media", "check"),
     [
-        ("json", wire.JSON, lambda b: b == {"text": "And so ask not."}),
-        ("text", wire.TEXT, lambda b: b == "And so ask not."),
-        ("srt", wire.TEXT, lambda b: b.startswith("1\n00:00:00,000 --> ")),
-        ("vtt", wire.TEXT, lambda b: b.startswith("WEBVTT\n\n")),
-        ("verbose_json", wire.JSON, lambda b: b["duration"] == 11.0 and b["language"] == "en"),
+        ("json", formats.JSON, lambda b: b == {"text": "And so ask not."}),
+        ("text", formats.TEXT, lambda b: b == "And so ask not."),
+        ("srt", formats.TEXT, lambda b: b.startswith("1\n00:00:00,000 --> ")),
+        ("vtt", formats.TEXT, lambda b: b.startswith("WEBVTT\n\n")),
+        ("verbose_json", formats.JSON, lambda b: b["duration"] == 11.0 and b["language"] == "en"),
     ],
 )
 def test_render_each_format(fmt: str, media: str, check: object) -> None:
-    got_media, body = wire.render(_ok(), fmt)
+    got_media, body = formats.render(_ok(), fmt)
     assert got_media == media
     assert check(body)  # type: ignore[operator]
 
 
 def test_verbose_json_carries_the_timeline_attempts_and_row() -> None:
-    body = wire.verbose_json(_ok())
+    body = formats.verbose_json(_ok())
     assert [s["seek"] for s in body["segments"]] == [0, 0]
     assert [s["id"] for s in body["segments"]] == [0, 1]
     lab = body["asrlab"]
@@ -205,7 +205,7 @@ def test_verbose_json_carries_the_timeline_attempts_and_row() -> None:
 
 
 def test_server_timing_names_each_stage_in_ms() -> None:
-    header = wire.server_timing(_ok(), upload_s=0.002)
+    header = formats.server_timing(_ok(), upload_s=0.002)
     assert header == (
         "upload;dur=2.0, decode;dur=100.0, vad;dur=50.0, lease;dur=0.0, transcribe;dur=400.0, "
         "segments;dur=600.0, total;dur=1200.0"
@@ -239,6 +239,6 @@ def test_decode_for_applies_language_prompt_and_temperature() -> None:
 
 def test_sse_frames_one_json_data_line_per_event() -> None:
     segment = SegmentRecord(0, 0.0, 2.0, " Hi\nthere", 0.0, -0.1, 1.0, 0.0)
-    frame = wire.sse(wire.delta_event(segment))
+    frame = formats.sse(formats.delta_event(segment))
     assert frame.startswith(b"data: {") and frame.endswith(b"}\n\n") and frame.count(b"\n") == 2
     assert json.loads(frame[6:])["delta"] == " Hi\nthere"
