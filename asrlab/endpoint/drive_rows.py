@@ -23,7 +23,7 @@ from asrlab import errors
 from asrlab.audio.samples import SAMPLE_RATE_HZ
 from asrlab.service.rows import JobRow
 from asrlab.workload.attribution import LEASE_REFUSAL
-from asrlab.workload.sources import JobAudio
+from asrlab.workload.sources import JobAudio, with_plan
 from asrlab.workload.traffic import PlannedJob
 
 # The lab's error classes by name: an ``error.code`` among them is a row's ``error_type`` as is.
@@ -126,16 +126,7 @@ def row_of(job: PlannedJob, audio: JobAudio, answer: Answer, label: str) -> JobR
     row = server or JobRow(job_id=job.job_id, remedy=label, status="failed")
     sent, done = answer.started_s, answer.finished_s
     row = replace(
-        row,
-        job_index=job.index,
-        arrival_s=job.arrival_s,
-        job_seed=job.job_seed,
-        source=audio.label,
-        mix_source=job.item.source,
-        mix_length_s=job.item.length_s,
-        audio_class=audio.audio_class,
-        language=audio.language,
-        reference=audio.reference,
+        with_plan(row, job, audio),
         audio_s=len(audio.samples) / SAMPLE_RATE_HZ,
         started_s=sent,
         client_wait_s=None if sent is None else max(0.0, sent - job.arrival_s),

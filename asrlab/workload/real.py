@@ -25,7 +25,7 @@ from asrlab.service.node import JobRecord, Node
 from asrlab.service.rows import Column, JobRow
 from asrlab.service.settings import remedy_columns
 from asrlab.workload.attribution import attribute
-from asrlab.workload.sources import JobAudio, load_item
+from asrlab.workload.sources import JobAudio, load_item, with_plan
 from asrlab.workload.traffic import PlannedJob, WorkloadConfig, plan
 
 
@@ -126,19 +126,10 @@ def _row(job: PlannedJob, audio: JobAudio, run: _Served) -> JobRow:
     record = run.record
     wait_s = max(0.0, run.started_s - job.arrival_s)
     row = replace(
-        record.row(),
-        job_index=job.index,
-        arrival_s=job.arrival_s,
+        with_plan(record.row(), job, audio),
         started_s=run.started_s,
         client_wait_s=wait_s,
         latency_s=wait_s + record.total_s,
-        source=audio.label,
-        mix_source=job.item.source,
-        mix_length_s=job.item.length_s,
-        job_seed=job.job_seed,
-        audio_class=audio.audio_class,
-        language=audio.language,
-        reference=audio.reference,
     )
     return with_decode(row, record.trace)
 

@@ -7,12 +7,19 @@ per-job audio, for 100,000 jobs).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from asrlab.audio import corpus
-from asrlab.workload.traffic import WINDOW_S, MixItem, _is_generated_or_file, _language
+from asrlab.service.rows import JobRow
+from asrlab.workload.traffic import (
+    WINDOW_S,
+    MixItem,
+    PlannedJob,
+    _is_generated_or_file,
+    _language,
+)
 
 
 @dataclass(frozen=True)
@@ -91,3 +98,21 @@ def _whole_clip(pool: Sequence[corpus.Clip], job_seed: int) -> corpus.Clip:
 def _short(pool: Sequence[corpus.Clip]) -> Sequence[corpus.Clip]:
     """The clips a whole-clip item chooses from: those within one window (else all)."""
     return [c for c in pool if c.duration_s <= WINDOW_S] or list(pool)
+
+
+def with_plan(row: JobRow, job: PlannedJob, audio: JobAudio) -> JobRow:
+    """``row`` with what the workload planned for its job and the audio it sent: the fields every
+    runner of a workload (in-process, `asrlab.workload.real`; over HTTP, `asrlab.endpoint`)
+    writes alike, so their tables read the same."""
+    return replace(
+        row,
+        job_index=job.index,
+        arrival_s=job.arrival_s,
+        job_seed=job.job_seed,
+        source=audio.label,
+        mix_source=job.item.source,
+        mix_length_s=job.item.length_s,
+        audio_class=audio.audio_class,
+        language=audio.language,
+        reference=audio.reference,
+    )

@@ -8,6 +8,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from asrlab.endpoint import process as serve_process
 
 STARTED_WITHIN_S = 120.0  # the interpreter, the imports, a worker loading tiny.en
@@ -28,3 +30,21 @@ def start(args: list[str], log: Path) -> tuple[subprocess.Popen[str], str]:
 
 
 stop = serve_process.stop
+
+
+def family(pid: int) -> list[psutil.Process]:
+    """The process ``pid`` and every descendant: the server, its workers, their resource tracker."""
+    parent = psutil.Process(pid)
+    return [parent, *parent.children(recursive=True)]
+
+
+def alive(processes: list[psutil.Process]) -> list[int]:
+    """The pids of ``processes`` still running (a zombie is not)."""
+    running = []
+    for p in processes:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                running.append(p.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return running

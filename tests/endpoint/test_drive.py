@@ -9,9 +9,8 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
-from serving import Served, start
+from serving import Served, alive, family, start
 
 from asrlab.endpoint.driver import DriveConfig, DriveResult, drive
 from asrlab.workload.traffic import MixItem, WorkloadConfig, plan
@@ -52,22 +51,6 @@ def test_a_drive_answers_every_job_once_matched_to_it(served: Served) -> None:
     assert result.summary.wer_clips == int(speech.sum())
 
 
-def _tree(pid: int) -> list[psutil.Process]:
-    parent = psutil.Process(pid)
-    return [parent, *parent.children(recursive=True)]
-
-
-def _alive(processes: list[psutil.Process]) -> list[int]:
-    alive = []
-    for p in processes:
-        try:
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                alive.append(p.pid)
-        except psutil.NoSuchProcess:
-            continue
-    return alive
-
-
 @pytest.mark.model
 @pytest.mark.worker
 @pytest.mark.slow
@@ -76,7 +59,7 @@ def test_a_server_killed_mid_drive_ends_its_jobs_as_connection_errors(
 ) -> None:
     process, url = start(["--model", "tiny.en", "--remedy", "incident"], tmp_path / "serve.log")
     try:
-        tree = _tree(process.pid)  # the server, its workers, their resource tracker
+        tree = family(process.pid)  # the server, its workers, their resource tracker
         # Six 20 s stretches of speech, all arriving at once, three in flight: the server's
         # one worker is still on the first of them two seconds in.
         workload = WorkloadConfig(
@@ -98,9 +81,9 @@ def test_a_server_killed_mid_drive_ends_its_jobs_as_connection_errors(
         process.kill()
         process.wait(10)
         deadline = killed_at + GONE_WITHIN_S
-        while _alive(tree) and time.monotonic() < deadline:
+        while alive(tree) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(tree), f"alive {GONE_WITHIN_S} s after SIGKILL: {_alive(tree)}"
+        assert not alive(tree), f"alive {GONE_WITHIN_S} s after SIGKILL: {alive(tree)}"
         driver.join(config.timeout_s)
         assert not driver.is_alive(), "the drive did not end within its timeout"
     finally:

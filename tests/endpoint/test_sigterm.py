@@ -8,9 +8,8 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
-from serving import start
+from serving import alive, family, start
 from test_served import JFK, TRANSCRIBE, _lab, _pink_noise
 
 GRACE_S = 3.0
@@ -25,7 +24,7 @@ def test_sigterm_answers_every_inflight_request_and_exits_0(
 ) -> None:
     args = ["--model", "tiny.en", "--remedy", "streaming", "--grace-s", str(GRACE_S)]
     process, url = start(args, tmp_path / "stderr.log")
-    family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    server_family = family(process.pid)
     uploads = {"jfk": JFK.read_bytes(), "noise": _pink_noise()}
     answers: dict[str, int | str] = {}
 
@@ -61,17 +60,7 @@ def test_sigterm_answers_every_inflight_request_and_exits_0(
     assert set(answers.values()) <= {200, 503}, answers
     assert len(answers) == 2
     gone_by = time.monotonic() + GONE_WITHIN_S
-    while (alive := _alive(family)) and time.monotonic() < gone_by:
+    while (left := alive(server_family)) and time.monotonic() < gone_by:
         time.sleep(0.1)
-    assert not alive, f"processes of the server alive {GONE_WITHIN_S} s after it exited: {alive}"
+    assert not left, f"processes of the server alive {GONE_WITHIN_S} s after it exited: {left}"
 
-
-def _alive(family: list[psutil.Process]) -> list[int]:
-    alive = []
-    for p in family:
-        try:
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                alive.append(p.pid)
-        except psutil.NoSuchProcess:
-            continue
-    return alive
